@@ -1,0 +1,260 @@
+"""Checks: the warnings a pharmacist checking the syringe would raise.
+
+Each rule is a small function over the computed :class:`Assessment` that yields
+:class:`Finding` values; :func:`findings` runs them all and orders the result by
+severity.  A breach of a limit is a critical finding, never an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+from . import display
+from .dosing import DosingWeight, MaxDose, PatientFacts
+from .formulary import Agent, AgentClass, Formulary, Group
+
+__all__ = ["Assessment", "Finding", "GroupLoad", "Line", "findings"]
+
+Severity = Literal["info", "warning", "critical"]
+_RANK = {"critical": 0, "warning": 1, "info": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    code: str
+    severity: Severity
+    agents: tuple[str, ...]
+    message: str
+    source: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One component as computed: stock, volumes and doses delivered, its limit."""
+
+    agent: Agent
+    concentration: Decimal  # mg/mL
+    epinephrine: Decimal | None  # mg/mL of epinephrine in the product
+    nonstandard: bool
+    requested_volume_per_site: Decimal  # mL
+    total_volume: Decimal  # mL delivered, after rounding
+    total_dose: Decimal  # mg delivered, after rounding
+    prior_dose: Decimal  # mg already given today
+    max_dose: MaxDose | None
+
+    @property
+    def fraction(self) -> Decimal | None:
+        if self.max_dose is None:
+            return None
+        return (self.total_dose + self.prior_dose) / self.max_dose.mg
+
+
+@dataclass(frozen=True, slots=True)
+class GroupLoad:
+    group: Group
+    rule: Literal["additive", "most_toxic"]
+    fraction: Decimal
+    agents: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    formulary: Formulary
+    sites: int
+    lines: Sequence[Line]
+    groups: Sequence[GroupLoad]
+    weight: DosingWeight | None
+    patient: PatientFacts
+    epinephrine_total: Decimal | None  # mg
+    epinephrine_cap: Decimal | None  # mg
+    epinephrine_cap_reason: str
+    rounded: Sequence[tuple[str, Decimal, Decimal]]  # agent, requested total mL, drawn mL
+    syringe_site_counts: Sequence[int]
+
+
+Rule = Callable[[Assessment], Iterator[Finding]]
+
+
+def _pct(fraction: Decimal) -> str:
+    return f"{display.number(fraction * 100, places=Decimal(1))} %"
+
+
+def max_dose_rule(a: Assessment) -> Iterator[Finding]:
+    threshold = a.formulary.policy.near_limit_threshold
+    for line in a.lines:
+        fraction = line.fraction
+        if fraction is None or line.max_dose is None:
+            continue
+        name = line.agent.display_name
+        given = display.amount(line.total_dose + line.prior_dose, "mg")
+        limit = display.amount(line.max_dose.mg, "mg")
+        prior = f" (including {display.amount(line.prior_dose, 'mg')} given earlier today)" if line.prior_dose else ""
+        if fraction > 1:
+            yield Finding(
+                "max_dose_exceeded",
+                "critical",
+                (line.agent.id,),
+                f"{name} {given}{prior} is {_pct(fraction)} of its maximum {limit} for this patient",
+                line.max_dose.sources,
+            )
+        elif fraction >= threshold:
+            yield Finding(
+                "max_dose_near",
+                "warning",
+                (line.agent.id,),
+                f"{name} {given}{prior} is {_pct(fraction)} of its maximum {limit}",
+                line.max_dose.sources,
+            )
+
+
+def group_rule(a: Assessment) -> Iterator[Finding]:
+    threshold = a.formulary.policy.near_limit_threshold
+    for load in a.groups:
+        if len(load.agents) < 2:
+            continue  # a single agent's own rule already speaks for it
+        name = load.group.name.lower()
+        how = "sum of fractions" if load.rule == "additive" else "whole mixture as the most toxic agent"
+        if load.fraction > 1:
+            yield Finding(
+                f"combined_{load.group.code}_exceeded",
+                "critical",
+                load.agents,
+                f"combined {name} load is {_pct(load.fraction)} of the maximum ({how}), "
+                "even if each agent alone is under its own",
+                load.group.source,
+            )
+        elif load.fraction >= threshold:
+            yield Finding(
+                f"combined_{load.group.code}_near",
+                "warning",
+                load.agents,
+                f"combined {name} load is {_pct(load.fraction)} of the maximum ({how})",
+                load.group.source,
+            )
+
+
+def weight_rule(a: Assessment) -> Iterator[Finding]:
+    needs_weight = tuple(
+        line.agent.id
+        for line in a.lines
+        if line.agent.max_dose is not None
+        and any(r is not None and r.per_kg is not None for r in (line.agent.max_dose.plain, line.agent.max_dose.epinephrine))
+    )
+    if a.weight is None:
+        if needs_weight:
+            yield Finding(
+                "weight_missing",
+                "warning",
+                needs_weight,
+                "no weight given: only the absolute caps were applied; a smaller patient's maximum may be lower",
+            )
+        return
+    if a.weight.fell_back:
+        yield Finding("dosing_weight_fallback", "warning", (), f"dosing weight: {a.weight.reason}", ("S56", "S59"))
+    elif a.weight.changed:
+        yield Finding("dosing_weight_adjusted", "info", (), f"dosing weight: {a.weight.reason}", ("S56", "S58", "S59"))
+
+
+def restriction_rule(a: Assessment) -> Iterator[Finding]:
+    for line in a.lines:
+        if line.max_dose is not None and line.max_dose.unassessed:
+            yield Finding(
+                "max_dose_restriction_not_assessed",
+                "info",
+                (line.agent.id,),
+                f"{line.agent.display_name}: not assessed for lack of age or weight: "
+                + "; ".join(line.max_dose.unassessed),
+            )
+
+
+def concentration_rule(a: Assessment) -> Iterator[Finding]:
+    for line in a.lines:
+        if line.nonstandard:
+            stocked = ", ".join(
+                display.strength(s, percent=line.agent.agent_class in _PERCENT) for s in sorted(line.agent.strengths_mg_per_ml)
+            )
+            yield Finding(
+                "nonstandard_concentration",
+                "warning",
+                (line.agent.id,),
+                f"{line.agent.display_name} {display.amount(line.concentration, 'mg/mL')} is not a stocked "
+                f"strength (stocked: {stocked}); check the vial",
+            )
+
+
+def rounding_rule(a: Assessment) -> Iterator[Finding]:
+    changed = [(agent, want, got) for agent, want, got in a.rounded if want != got]
+    if changed:
+        parts = "; ".join(
+            f"{agent}: {display.amount(want, 'mL')} asked, {display.amount(got, 'mL')} drawn" for agent, want, got in changed
+        )
+        yield Finding(
+            "volume_rounded",
+            "info",
+            tuple(dict.fromkeys(agent for agent, _, _ in changed)),
+            f"volumes rounded to the syringe graduation; doses are those delivered: {parts}",
+            ("S71",),
+        )
+
+
+def epinephrine_rule(a: Assessment) -> Iterator[Finding]:
+    if a.epinephrine_total is None or a.epinephrine_cap is None:
+        return
+    agents = tuple(line.agent.id for line in a.lines if line.epinephrine is not None)
+    total = display.amount(a.epinephrine_total * 1000, "ug")
+    cap = display.amount(a.epinephrine_cap * 1000, "ug")
+    source = a.formulary.epinephrine.source
+    if a.epinephrine_total > a.epinephrine_cap:
+        yield Finding(
+            "epinephrine_limit_exceeded",
+            "critical",
+            agents,
+            f"total EPINEPHrine {total} is over the {cap} limit per visit ({a.epinephrine_cap_reason})",
+            source,
+        )
+    else:
+        yield Finding(
+            "epinephrine_total",
+            "info",
+            agents,
+            f"total EPINEPHrine {total} of the {cap} limit per visit ({a.epinephrine_cap_reason}); "
+            "avoid end-artery sites (digits, nose, ears)",
+            source,
+        )
+
+
+def off_label_mixture_rule(a: Assessment) -> Iterator[Finding]:
+    anesthetics = tuple(line.agent.id for line in a.lines if line.agent.agent_class is AgentClass.LOCAL_ANESTHETIC)
+    if len(anesthetics) >= 2:
+        yield Finding(
+            "off_label_mixture",
+            "info",
+            anesthetics,
+            "two or more local anesthetics share a syringe: mixing is not covered by the labels (off-label); "
+            "their toxicity adds up",
+            ("S3", "S5"),
+        )
+
+
+_PERCENT = frozenset({AgentClass.LOCAL_ANESTHETIC, AgentClass.DILUENT})
+
+RULES: tuple[Rule, ...] = (
+    max_dose_rule,
+    group_rule,
+    epinephrine_rule,
+    weight_rule,
+    restriction_rule,
+    concentration_rule,
+    rounding_rule,
+    off_label_mixture_rule,
+)
+
+
+def findings(assessment: Assessment, rules: Sequence[Rule] = RULES) -> list[Finding]:
+    """Every finding of every rule, most severe first (stable within a severity)."""
+    found = [f for rule in rules for f in rule(assessment)]
+    found.sort(key=lambda f: _RANK[f.severity])
+    return found

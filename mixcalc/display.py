@@ -1,0 +1,48 @@
+"""Display: numbers and amounts as people should read them (ISMP, CLINICAL.md section 12).
+
+Leading zero (0.5 mL, never .5 mL), no trailing zero (5 mL, never 5.0 mL), ``mcg`` for
+people (``ug`` stays in data), ``mL`` never ``cc``, a space between number and unit,
+thousands separators (1,000 mg).  Tall Man names live in the formulary's
+``display_name``.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal
+
+__all__ = ["amount", "number", "strength"]
+
+_PLACES = Decimal("0.001")
+_DISPLAY_UNITS = {"ug": "mcg", "ug/mL": "mcg/mL", "[lb_av]": "lb", "[in_i]": "in"}
+
+
+def number(value: Decimal, *, places: Decimal = _PLACES) -> str:
+    """``value`` rounded to ``places`` (half to even), without trailing zeros, with a
+    leading zero and thousands separators."""
+    rounded = value.quantize(places, rounding=ROUND_HALF_EVEN)
+    if rounded == 0 and value != 0:
+        return f"{value.normalize():,f}"  # never show a non-zero amount as 0
+    text = f"{rounded.normalize():,f}"
+    return "0" if text in {"-0", "0"} else text
+
+
+def amount(value: Decimal, unit: str) -> str:
+    """An amount for people: ``amount(Decimal("1000"), "mg")`` is ``"1,000 mg"``."""
+    return f"{number(value)} {_DISPLAY_UNITS.get(unit, unit)}"
+
+
+def strength(mg_per_ml: Decimal, *, percent: bool) -> str:
+    """A stock strength: local anesthetics and saline by w/v percent with mg/mL beside,
+    others in mg/mL."""
+    if percent:
+        return f"{number(mg_per_ml / 10)} % ({amount(mg_per_ml, 'mg/mL')})"
+    return amount(mg_per_ml, "mg/mL")
+
+
+def epinephrine_ratio(mg_per_ml: Decimal) -> str:
+    """Epinephrine as the ratio strength on LA combination labels (the one place ISMP
+    allows a ratio): 0.005 mg/mL is ``1:200,000``."""
+    return f"1:{number(Decimal(1000) / mg_per_ml, places=Decimal(1))}"
+
+
+__all__ += ["epinephrine_ratio"]

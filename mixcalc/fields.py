@@ -1,0 +1,85 @@
+"""Pydantic field types for quantities, shared by the formulary models and the request.
+
+Each type accepts ``"0.5 mL"`` or ``{"value": 0.5, "unit": "mL"}`` (see ``units``), turns
+it into an :class:`~mixcalc.units.Amount` of one dimension, and documents the accepted
+forms in the JSON Schema so that the OpenAPI contract shows them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+
+from .units import Amount, Dimension, QuantityError, parse_quantity, vocabulary
+
+__all__ = [
+    "AgeField",
+    "ConcentrationField",
+    "DosePerWeightField",
+    "LengthField",
+    "MassField",
+    "VolumeField",
+    "quantity_schema",
+]
+
+_UNITS_BY_DIMENSION: dict[Dimension, list[str]] = {}
+for _unit in vocabulary().values():
+    _UNITS_BY_DIMENSION.setdefault(_unit.dimension, []).append(_unit.code)
+_ALIASES_BY_DIMENSION = {
+    Dimension.MASS: ["mcg", "lb"],
+    Dimension.LENGTH: ["in"],
+    Dimension.CONCENTRATION: ["%", "mcg/mL"],
+}
+
+
+def quantity_schema(dimension: Dimension, example: str) -> dict[str, Any]:
+    """The JSON Schema of a quantity of ``dimension``: a string or a value/unit object."""
+    codes = _UNITS_BY_DIMENSION[dimension] + _ALIASES_BY_DIMENSION.get(dimension, [])
+    text = (
+        f'A {dimension.value}: a string such as "{example}" (number, optional space, unit'
+        + (', or "1:N" meaning 1 g in N mL' if dimension is Dimension.CONCENTRATION else "")
+        + ') or an object {"value": number, "unit": code}. Units: '
+        + ", ".join(codes)
+        + (" (% is w/v: 1 % = 10 mg/mL)" if dimension is Dimension.CONCENTRATION else "")
+        + "."
+    )
+    return {
+        "description": text,
+        "oneOf": [
+            {"type": "string", "maxLength": 64, "examples": [example]},
+            {
+                "type": "object",
+                "properties": {
+                    "value": {"type": "number"},
+                    "unit": {"type": "string", "enum": codes},
+                },
+                "required": ["value", "unit"],
+                "additionalProperties": False,
+            },
+        ],
+    }
+
+
+def _field(dimension: Dimension, example: str, *, allow_zero: bool = False) -> Any:
+    def validate(raw: object) -> Amount:
+        if isinstance(raw, Amount):
+            if raw.dimension is not dimension:
+                raise QuantityError(str(raw), f"expected a {dimension.value}")
+            return raw
+        return parse_quantity(raw, expect=dimension, allow_zero=allow_zero)
+
+    return Annotated[
+        Amount,
+        BeforeValidator(validate),
+        PlainSerializer(lambda a: {"value": float(a.magnitude), "unit": a.unit.code}),
+        WithJsonSchema(quantity_schema(dimension, example)),
+    ]
+
+
+MassField = _field(Dimension.MASS, "10 mg")
+VolumeField = _field(Dimension.VOLUME, "0.5 mL")
+ConcentrationField = _field(Dimension.CONCENTRATION, "1 %")
+LengthField = _field(Dimension.LENGTH, "175 cm")
+AgeField = _field(Dimension.TIME, "45 a", allow_zero=True)
+DosePerWeightField = _field(Dimension.DOSE_PER_WEIGHT, "4.5 mg/kg")

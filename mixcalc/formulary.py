@@ -1,0 +1,375 @@
+"""The formulary: frozen models of agents, limits, syringes and policy, and their loader.
+
+The bundled formulary is ``formulary/default.toml`` (packaged as ``mixcalc/_data``, read
+with ``importlib.resources``).  Every clinical number in it carries a ``basis``
+(``label``, ``reference`` or ``policy``) and the ids of its ``source``; a file that
+breaks any rule here raises :class:`~mixcalc.errors.FormularyError` naming the file,
+the key and the problem, so a broken formulary stops start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from decimal import Decimal
+from enum import Enum
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import FormularyError
+from .fields import AgeField, ConcentrationField, DosePerWeightField, MassField, VolumeField
+from .units import MG_PER_ML, ML
+
+__all__ = [
+    "DEFAULT_FORMULARY",
+    "Agent",
+    "AgentClass",
+    "Basis",
+    "Condition",
+    "DoseRule",
+    "Formulary",
+    "Restriction",
+    "Syringe",
+    "default_formulary",
+    "load_formulary",
+]
+
+#: Name of the environment variable that selects another formulary file.
+FORMULARY_ENV = "MIXCALC_FORMULARY"
+DEFAULT_FORMULARY = "default.toml"
+
+
+class Basis(str, Enum):
+    """Where a clinical number comes from."""
+
+    LABEL = "label"
+    REFERENCE = "reference"
+    POLICY = "policy"
+
+
+class AgentClass(str, Enum):
+    LOCAL_ANESTHETIC = "local-anesthetic"
+    CORTICOSTEROID = "corticosteroid"
+    NSAID = "nsaid"
+    DILUENT = "diluent"
+
+
+class Condition(str, Enum):
+    """The patient conditions a request may carry (CLINICAL.md section 10)."""
+
+    INFECTION_AT_SITE = "infection-at-site"
+    SYSTEMIC_INFECTION = "systemic-infection"
+    AMIDE_ALLERGY = "amide-allergy"
+    ESTER_ALLERGY = "ester-allergy"
+    PARABEN_ALLERGY = "paraben-allergy"
+    SULFITE_ALLERGY = "sulfite-allergy"
+    ANTICOAGULATION = "anticoagulation"
+    BLEEDING_DISORDER = "bleeding-disorder"
+    PREGNANCY = "pregnancy"
+    HEART_FAILURE = "heart-failure"
+    LIVER_FAILURE = "liver-failure"
+    CARDIOVASCULAR_DISEASE = "cardiovascular-disease"
+    RENAL_IMPAIRMENT = "renal-impairment"
+    SYSTEMIC_FUNGAL_INFECTION = "systemic-fungal-infection"
+
+
+DosingWeightRule = Literal["total", "ideal", "adjusted", "lean", "lean_when_obese"]
+CombinationRule = Literal["additive", "most_toxic"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+
+class _Cited(_Frozen):
+    basis: Basis
+    source: Annotated[tuple[str, ...], Field(min_length=1)]
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return (value,) if isinstance(value, str) else value
+
+
+class Source(_Frozen):
+    citation: Annotated[str, Field(min_length=1)]
+
+
+class PerKgLimit(_Cited):
+    value: DosePerWeightField
+
+
+class CapLimit(_Cited):
+    value: MassField
+
+
+class DoseRule(_Frozen):
+    """Maximum single dose: min(per_kg x dosing weight, cap), each part with its source."""
+
+    per_kg: PerKgLimit | None = None
+    cap: CapLimit
+
+
+class Restriction(_Cited):
+    """A lower maximum that applies to some patients: ``cap`` replaces the rule's cap when
+    smaller, ``factor`` scales the whole maximum.  It applies when every trigger given is
+    true; ``reason`` says why, for the answer."""
+
+    reason: Annotated[str, Field(min_length=1)]
+    cap: MassField | None = None
+    factor: Annotated[Decimal, Field(gt=0, lt=1)] | None = None
+    age_at_least: AgeField | None = None
+    age_below: AgeField | None = None
+    weight_below: MassField | None = None
+    condition: Condition | None = None
+
+    @model_validator(mode="after")
+    def _has_effect_and_trigger(self) -> Restriction:
+        if (self.cap is None) == (self.factor is None):
+            raise ValueError("give exactly one of cap and factor")
+        if all(t is None for t in (self.age_at_least, self.age_below, self.weight_below, self.condition)):
+            raise ValueError("give at least one trigger: age_at_least, age_below, weight_below or condition")
+        return self
+
+
+class MaxDose(_Frozen):
+    plain: DoseRule | None = None
+    epinephrine: DoseRule | None = None
+    restrictions: tuple[Restriction, ...] = ()
+
+
+class EpinephrineProduct(_Frozen):
+    strengths: Annotated[tuple[ConcentrationField, ...], Field(min_length=1)]
+    epinephrine: ConcentrationField
+    source: Annotated[tuple[str, ...], Field(min_length=1)]
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return (value,) if isinstance(value, str) else value
+
+
+class Agent(_Frozen):
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$", max_length=64)]
+    name: Annotated[str, Field(min_length=1)]
+    display_name: Annotated[str, Field(min_length=1)]
+    agent_class: Annotated[AgentClass, Field(alias="class")]
+    family: Literal["amide", "ester"] | None = None
+    onset: Literal["fast", "intermediate", "long"] | None = None
+    rxnorm: Annotated[str, Field(pattern=r"^[0-9]+$")] | None = None
+    group: str | None = None
+    strengths: Annotated[tuple[ConcentrationField, ...], Field(min_length=1)]
+    epinephrine_products: tuple[EpinephrineProduct, ...] = ()
+    max_dose: MaxDose | None = None
+    note: str | None = None
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, arbitrary_types_allowed=True)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Agent:
+        if self.agent_class is AgentClass.LOCAL_ANESTHETIC and self.family is None:
+            raise ValueError("a local anesthetic needs a family (amide or ester)")
+        if self.agent_class is not AgentClass.DILUENT and (self.max_dose is None or self.max_dose.plain is None):
+            raise ValueError("every agent but a diluent needs max_dose.plain")
+        for product in self.epinephrine_products:
+            for strength in product.strengths:
+                if strength.in_(MG_PER_ML) not in {s.in_(MG_PER_ML) for s in self.strengths}:
+                    raise ValueError(f"epinephrine product strength {strength} is not among the agent's strengths")
+        if self.epinephrine_products and (self.max_dose is None or self.max_dose.epinephrine is None):
+            raise ValueError("an agent with epinephrine products needs max_dose.epinephrine")
+        return self
+
+    @cached_property
+    def highest_strength(self) -> Decimal:
+        """The highest stocked strength, in mg/mL."""
+        return max(s.in_(MG_PER_ML) for s in self.strengths)
+
+    @cached_property
+    def strengths_mg_per_ml(self) -> frozenset[Decimal]:
+        return frozenset(s.in_(MG_PER_ML) for s in self.strengths)
+
+
+class Group(_Cited):
+    """Agents whose fractions of their maxima add up (CLINICAL.md section 3)."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]
+    name: str
+    code: Annotated[str, Field(pattern=r"^[a-z][a-z_]*$")]
+
+
+class Syringe(_Frozen):
+    capacity: VolumeField
+    graduation: VolumeField
+    dead_space: VolumeField
+    source: Annotated[tuple[str, ...], Field(min_length=1)]
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return (value,) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _graduation_divides(self) -> Syringe:
+        capacity, graduation = self.capacity.in_(ML), self.graduation.in_(ML)
+        if graduation > capacity or capacity % graduation != 0:
+            raise ValueError(f"graduation {self.graduation} does not divide capacity {self.capacity}")
+        return self
+
+
+class EpinephrineLimit(_Cited):
+    cap: MassField
+    restrictions: tuple[Restriction, ...] = ()
+
+
+class Policy(_Frozen):
+    near_limit_threshold: Annotated[Decimal, Field(gt=0, le=1)] = Decimal("0.8")
+    dosing_weight: DosingWeightRule = "lean_when_obese"
+    combination: CombinationRule = "additive"
+    default_syringe: VolumeField
+    basis: Basis = Basis.POLICY
+    note: str | None = None
+
+
+class Formulary(_Frozen):
+    name: Annotated[str, Field(min_length=1)]
+    version: Annotated[str, Field(min_length=1)]
+    policy: Policy
+    sources: Mapping[str, Source]
+    groups: tuple[Group, ...]
+    agents: Annotated[tuple[Agent, ...], Field(min_length=1)]
+    syringes: Annotated[tuple[Syringe, ...], Field(min_length=1)]
+    epinephrine: EpinephrineLimit
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Formulary:
+        ids = [a.id for a in self.agents]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate agent id(s): {', '.join(duplicates)}")
+        group_ids = {g.id for g in self.groups}
+        for agent in self.agents:
+            if agent.group is not None and agent.group not in group_ids:
+                raise ValueError(f"agent {agent.id!r} names unknown group {agent.group!r}")
+        for where, cited in self._citations():
+            for source in cited:
+                if source not in self.sources:
+                    raise ValueError(f"{where} cites unknown source {source!r}")
+        capacities = [s.capacity.in_(ML) for s in self.syringes]
+        if len(set(capacities)) != len(capacities):
+            raise ValueError("two syringes have the same capacity")
+        if self.policy.default_syringe.in_(ML) not in capacities:
+            raise ValueError(f"policy.default_syringe {self.policy.default_syringe} is not a listed syringe")
+        return self
+
+    def _citations(self) -> list[tuple[str, tuple[str, ...]]]:
+        found: list[tuple[str, tuple[str, ...]]] = []
+        for agent in self.agents:
+            for product in agent.epinephrine_products:
+                found.append((f"agent {agent.id!r} epinephrine product", product.source))
+            if agent.max_dose is not None:
+                for kind in ("plain", "epinephrine"):
+                    rule = getattr(agent.max_dose, kind)
+                    if rule is not None:
+                        found.append((f"agent {agent.id!r} max_dose.{kind}.cap", rule.cap.source))
+                        if rule.per_kg is not None:
+                            found.append((f"agent {agent.id!r} max_dose.{kind}.per_kg", rule.per_kg.source))
+                for r in agent.max_dose.restrictions:
+                    found.append((f"agent {agent.id!r} restriction", r.source))
+        found += [(f"group {g.id!r}", g.source) for g in self.groups]
+        found += [(f"syringe {s.capacity}", s.source) for s in self.syringes]
+        found.append(("epinephrine", self.epinephrine.source))
+        found += [("epinephrine restriction", r.source) for r in self.epinephrine.restrictions]
+        return found
+
+    # Look-ups used per request: built once per formulary.
+    @cached_property
+    def agents_by_id(self) -> Mapping[str, Agent]:
+        return {a.id: a for a in self.agents}
+
+    @cached_property
+    def groups_by_id(self) -> Mapping[str, Group]:
+        return {g.id: g for g in self.groups}
+
+    @cached_property
+    def syringes_by_capacity(self) -> Mapping[Decimal, Syringe]:
+        return {s.capacity.in_(ML): s for s in sorted(self.syringes, key=lambda s: s.capacity.in_(ML))}
+
+    def cite(self, ids: tuple[str, ...]) -> str:
+        """The citations of source ids, joined for a message."""
+        return "; ".join(f"[{i}] {self.sources[i].citation}" for i in ids)
+
+
+def _key(loc: tuple[int | str, ...], data: object) -> str:
+    """A readable dotted key for a pydantic error location (``agents[0].strengths[1]``),
+    naming list items by their id where they have one."""
+    key = ""
+    node = data
+    for part in loc:
+        if isinstance(part, int):
+            label = str(part)
+            if isinstance(node, list) and part < len(node):
+                item = node[part]
+                if isinstance(item, dict) and isinstance(item.get("id"), str):
+                    label = f"{part}:{item['id']}"
+                node = item
+            else:
+                node = None
+            key += f"[{label}]"
+        else:
+            key += f".{part}" if key else part
+            node = node.get(part) if isinstance(node, dict) else None
+    return key
+
+
+def parse_formulary(text: str, path: str) -> Formulary:
+    """Validate formulary TOML ``text``; ``path`` is only used in error messages."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise FormularyError(path, "", f"not valid TOML: {exc}") from None
+    try:
+        formulary = Formulary.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        problem = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            problem = "unknown key"
+        count = exc.error_count()
+        more = f" (and {count - 1} more problem{'s' if count > 2 else ''})" if count > 1 else ""
+        raise FormularyError(path, _key(first["loc"], data), problem + more) from None
+    # Build the per-request look-ups now, at start-up, not on the first request.
+    _ = formulary.agents_by_id, formulary.groups_by_id, formulary.syringes_by_capacity
+    for agent in formulary.agents:
+        _ = agent.highest_strength, agent.strengths_mg_per_ml
+    return formulary
+
+
+def load_formulary(path: str | os.PathLike[str] | None = None) -> Formulary:
+    """Load a formulary file; with no path, ``$MIXCALC_FORMULARY`` or the bundled default."""
+    chosen = path if path is not None else os.environ.get(FORMULARY_ENV) or None
+    if chosen is None:
+        resource = resources.files("mixcalc") / "_data" / DEFAULT_FORMULARY
+        return parse_formulary(resource.read_text(encoding="utf-8"), f"mixcalc/_data/{DEFAULT_FORMULARY}")
+    file = Path(chosen)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FormularyError(str(file), "", f"cannot be read: {exc.__class__.__name__}: {exc}") from None
+    return parse_formulary(text, str(file))
+
+
+_DEFAULT: Formulary | None = None
+
+
+def default_formulary() -> Formulary:
+    """The bundled (or ``$MIXCALC_FORMULARY``) formulary, loaded once per process."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = load_formulary()
+    return _DEFAULT
+

@@ -1,0 +1,442 @@
+"""The planner: one mixture request in, one answer out.
+
+:func:`plan_mixture` is the documented entry point of the core.  It takes the same
+request as ``POST /v1/mixtures`` (a :class:`~mixcalc.schema.MixtureRequest` or the
+equivalent JSON-like mapping) and returns the same answer
+(:class:`~mixcalc.schema.MixtureResponse`).  It raises
+:class:`~mixcalc.errors.PlanError` for what cannot be computed and
+:class:`pydantic.ValidationError` for a mapping that is not a valid request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from . import display
+from .checks import Assessment, Finding, GroupLoad, Line, findings
+from .dosing import DosingWeight, PatientFacts, dosing_weight, max_dose
+from .errors import (
+    ComponentNotComputable,
+    ConcentrationNotStocked,
+    DuplicateAgent,
+    EpinephrineNotStocked,
+    UnknownAgent,
+)
+from .formulary import Agent, AgentClass, Formulary, default_formulary
+from .mixture import SyringePlan, choose_syringes, draw_volumes
+from .schema import (
+    ComponentRequest,
+    ComponentResult,
+    DosingWeightResult,
+    Draw,
+    FormularyRef,
+    GroupResult,
+    MixtureRequest,
+    MixtureResponse,
+    Quantity,
+    SyringeResult,
+    Warning,
+)
+from .units import CM, DAY, KG, MG, MG_PER_ML, ML
+
+__all__ = ["AFTERCARE", "plan_mixture"]
+
+#: Advice for the patient after TPI (CLINICAL.md section 10).
+AFTERCARE = (
+    "Rest the treated area for one or two days.",
+    "Stretch the treated muscles through their full range of motion.",
+    "Report redness, pain or swelling at an injection site.",
+)
+
+_FRACTION_PLACES = Decimal("0.0001")
+_AMOUNT_PLACES = Decimal("0.0001")
+_PERCENT_CLASSES = frozenset({AgentClass.LOCAL_ANESTHETIC, AgentClass.DILUENT})
+
+
+def plan_mixture(
+    request: MixtureRequest | Mapping[str, Any], formulary: Formulary | None = None
+) -> MixtureResponse:
+    """Compute and check a TPI mixture: what to draw into each syringe, the doses, each
+    agent's share of its maximum for this patient, and the warnings."""
+    if not isinstance(request, MixtureRequest):
+        request = MixtureRequest.model_validate(request)
+    return _Planner(request, formulary or default_formulary()).answer()
+
+
+# --- rounding at the edge of the answer ---------------------------------------------------
+
+
+def _q(value: Decimal, unit: str, rounding: str = ROUND_HALF_EVEN) -> Quantity:
+    return Quantity(value=float(value.quantize(_AMOUNT_PLACES, rounding=rounding)), unit=unit)
+
+
+def _fraction(value: Decimal | None) -> float | None:
+    # Rounded up: a shown fraction never understates the load.
+    return None if value is None else float(value.quantize(_FRACTION_PLACES, rounding=ROUND_CEILING))
+
+
+class _Planner:
+    def __init__(self, request: MixtureRequest, formulary: Formulary) -> None:
+        self.request = request
+        self.formulary = formulary
+
+    # -- resolving the request against the formulary ------------------------------------
+
+    def _agent(self, pointer: str, agent_id: str) -> Agent:
+        agent = self.formulary.agents_by_id.get(agent_id)
+        if agent is None:
+            raise UnknownAgent(pointer, agent_id, self.formulary.agents_by_id)
+        return agent
+
+    def _concentration(self, index: int, agent: Agent, component: ComponentRequest) -> tuple[Decimal, bool]:
+        pointer = f"/components/{index}/concentration"
+        if component.concentration is None:
+            if len(agent.strengths_mg_per_ml) != 1:
+                raise ComponentNotComputable(
+                    pointer, None, f"{agent.id} is stocked in several strengths: give its concentration"
+                )
+            return next(iter(agent.strengths_mg_per_ml)), False
+        concentration = component.concentration.in_(MG_PER_ML)
+        if concentration > agent.highest_strength:
+            percent = agent.agent_class in _PERCENT_CLASSES
+            raise ConcentrationNotStocked(
+                pointer,
+                agent.id,
+                display.strength(concentration, percent=percent),
+                display.strength(agent.highest_strength, percent=percent),
+            )
+        return concentration, concentration not in agent.strengths_mg_per_ml
+
+    def _epinephrine(self, index: int, agent: Agent, component: ComponentRequest, strength: Decimal) -> Decimal | None:
+        if component.epinephrine is None:
+            return None
+        epinephrine = component.epinephrine.in_(MG_PER_ML)
+        products = agent.epinephrine_products
+        for product in products:
+            if product.epinephrine.in_(MG_PER_ML) == epinephrine and strength in {
+                s.in_(MG_PER_ML) for s in product.strengths
+            }:
+                return epinephrine
+        available = [
+            f"{display.number(s.in_(MG_PER_ML) / 10)} % with {display.epinephrine_ratio(p.epinephrine.in_(MG_PER_ML))}"
+            for p in products
+            for s in p.strengths
+        ]
+        raise EpinephrineNotStocked(
+            f"/components/{index}/epinephrine",
+            agent.id,
+            f"{display.epinephrine_ratio(epinephrine)} at {display.number(strength / 10)} %",
+            available,
+        )
+
+    def _volume_per_site(self, index: int, agent: Agent, component: ComponentRequest, strength: Decimal) -> Decimal:
+        if component.volume_per_site is not None:
+            return component.volume_per_site.in_(ML)
+        assert component.dose_per_site is not None  # the request model guarantees one of the two
+        if agent.agent_class is AgentClass.DILUENT:
+            raise ComponentNotComputable(
+                f"/components/{index}/dose_per_site",
+                str(component.dose_per_site),
+                f"{agent.id} is a diluent: give its volume_per_site, not a dose",
+            )
+        return component.dose_per_site.in_(MG) / strength
+
+    def _patient(self) -> PatientFacts:
+        patient = self.request.patient
+        if patient is None:
+            return PatientFacts()
+        return PatientFacts(
+            weight_kg=None if patient.weight is None else patient.weight.in_(KG),
+            height_cm=None if patient.height is None else patient.height.in_(CM),
+            sex=patient.sex,
+            age_days=None if patient.age is None else patient.age.in_(DAY),
+            conditions=frozenset(patient.conditions),
+        )
+
+    def _prior_doses(self) -> dict[str, Decimal]:
+        prior: dict[str, Decimal] = {}
+        for index, dose in enumerate(self.request.prior_doses):
+            agent = self._agent(f"/prior_doses/{index}/agent", dose.agent)
+            if agent.agent_class is not AgentClass.LOCAL_ANESTHETIC:
+                raise ComponentNotComputable(
+                    f"/prior_doses/{index}/agent", dose.agent, "prior doses are counted for local anesthetics only"
+                )
+            prior[agent.id] = prior.get(agent.id, Decimal(0)) + dose.dose.in_(MG)
+        return prior
+
+    # -- the computation -------------------------------------------------------------------
+
+    def answer(self) -> MixtureResponse:
+        request, formulary = self.request, self.formulary
+        sites = request.sites
+        patient = self._patient()
+        weight = dosing_weight(patient, request.dosing_weight or formulary.policy.dosing_weight)
+        prior = self._prior_doses()
+
+        agents: list[Agent] = []
+        stock: list[tuple[Decimal, Decimal | None, bool]] = []
+        volumes: list[Decimal] = []
+        seen: set[str] = set()
+        for index, component in enumerate(request.components):
+            agent = self._agent(f"/components/{index}/agent", component.agent)
+            if agent.id in seen:
+                raise DuplicateAgent(f"/components/{index}/agent", agent.id)
+            seen.add(agent.id)
+            strength, nonstandard = self._concentration(index, agent, component)
+            epinephrine = self._epinephrine(index, agent, component, strength)
+            agents.append(agent)
+            stock.append((strength, epinephrine, nonstandard))
+            volumes.append(self._volume_per_site(index, agent, component, strength))
+
+        limits = [
+            max_dose(agent, with_epinephrine=epi is not None, weight=weight, patient=patient)
+            for agent, (_, epi, _) in zip(agents, stock, strict=True)
+        ]
+        plan = choose_syringes(
+            formulary,
+            volume_per_site=sum(volumes, Decimal(0)),
+            sites=sites,
+            requested=None if request.syringe is None else request.syringe.in_(ML),
+        )
+        draws = self._draws(agents, stock, volumes, limits, prior, plan, patient)
+
+        lines = []
+        rounded = []
+        for index, agent in enumerate(agents):
+            strength, epinephrine, nonstandard = stock[index]
+            total_volume = sum((syringe[index] for syringe in draws), Decimal(0))
+            lines.append(
+                Line(
+                    agent=agent,
+                    concentration=strength,
+                    epinephrine=epinephrine,
+                    nonstandard=nonstandard,
+                    requested_volume_per_site=volumes[index],
+                    total_volume=total_volume,
+                    total_dose=total_volume * strength,
+                    prior_dose=prior.get(agent.id, Decimal(0)),
+                    max_dose=limits[index],
+                )
+            )
+            rounded.append((agent.id, volumes[index] * sites, total_volume))
+
+        epinephrine_total, epinephrine_cap, cap_reason = self._epinephrine_load(lines, patient)
+        assessment = Assessment(
+            formulary=formulary,
+            sites=sites,
+            lines=lines,
+            groups=self._group_loads(lines),
+            weight=weight,
+            patient=patient,
+            epinephrine_total=epinephrine_total,
+            epinephrine_cap=epinephrine_cap,
+            epinephrine_cap_reason=cap_reason,
+            rounded=rounded,
+            syringe_site_counts=plan.site_counts,
+        )
+        return self._response(assessment, plan, draws, findings(assessment))
+
+    def _draws(
+        self,
+        agents: Sequence[Agent],
+        stock: Sequence[tuple[Decimal, Decimal | None, bool]],
+        volumes: Sequence[Decimal],
+        limits: Sequence[Any],
+        prior: Mapping[str, Decimal],
+        plan: SyringePlan,
+        patient: PatientFacts,
+    ) -> tuple[tuple[Decimal, ...], ...]:
+        """Draw volumes rounded to the graduation, never letting rounding carry a dose, a
+        group's load or the epinephrine total over a limit it was under."""
+        draws = draw_volumes(volumes, plan)
+        capacity = plan.syringe.capacity.in_(ML)
+        sites = self.request.sites
+
+        def loads(totals: Sequence[Decimal]) -> dict[str, Decimal]:
+            fractions: dict[str, Decimal] = {}
+            group_sum: dict[str, Decimal] = {}
+            for index, agent in enumerate(agents):
+                limit = limits[index]
+                if limit is None:
+                    continue
+                fraction = (totals[index] * stock[index][0] + prior.get(agent.id, Decimal(0))) / limit.mg
+                fractions[agent.id] = fraction
+                if agent.group is not None:
+                    group_sum[agent.group] = group_sum.get(agent.group, Decimal(0)) + fraction
+            for group, total in group_sum.items():
+                fractions[f"group:{group}"] = total
+            epinephrine = sum(
+                (totals[i] * epi for i, (_, epi, _) in enumerate(stock) if epi is not None), Decimal(0)
+            )
+            fractions["epinephrine"] = epinephrine / self._epinephrine_cap(patient)[0]
+            return fractions
+
+        wanted = [v * sites for v in volumes]
+        drawn = [sum((s[i] for s in draws), Decimal(0)) for i in range(len(volumes))]
+        before, after = loads(wanted), loads(drawn)
+        crossed = any(after[key] > 1 >= before[key] for key in before)
+        overfull = any(sum(syringe, Decimal(0)) > capacity for syringe in draws)
+        if crossed or overfull:
+            went_up = frozenset(i for i in range(len(volumes)) if drawn[i] > wanted[i])
+            draws = draw_volumes(volumes, plan, round_down=went_up)
+        for index, agent in enumerate(agents):
+            if any(syringe[index] == 0 for syringe in draws):
+                raise ComponentNotComputable(
+                    f"/components/{index}",
+                    agent.id,
+                    f"{agent.id} {display.amount(volumes[index], 'mL')} per site is too small to measure on a "
+                    f"{display.amount(capacity, 'mL')} syringe graduated in "
+                    f"{display.amount(plan.syringe.graduation.in_(ML), 'mL')}: choose a smaller syringe",
+                )
+        return draws
+
+    def _epinephrine_cap(self, patient: PatientFacts) -> tuple[Decimal, str]:
+        limit = self.formulary.epinephrine
+        cap, reason = limit.cap.in_(MG), f"{limit.basis.value} default"
+        for restriction in limit.restrictions:
+            if restriction.condition is not None and restriction.condition in patient.conditions:
+                assert restriction.cap is not None
+                if restriction.cap.in_(MG) < cap:
+                    cap, reason = restriction.cap.in_(MG), restriction.reason
+        return cap, reason
+
+    def _epinephrine_load(self, lines: Sequence[Line], patient: PatientFacts) -> tuple[Decimal | None, Decimal | None, str]:
+        with_epinephrine = [line for line in lines if line.epinephrine is not None]
+        if not with_epinephrine:
+            return None, None, ""
+        total = sum((line.total_volume * line.epinephrine for line in with_epinephrine if line.epinephrine), Decimal(0))
+        cap, reason = self._epinephrine_cap(patient)
+        return total, cap, reason
+
+    def _group_loads(self, lines: Sequence[Line]) -> list[GroupLoad]:
+        rule = self.formulary.policy.combination
+        loads = []
+        for group in self.formulary.groups:
+            members = [line for line in lines if line.agent.group == group.id and line.max_dose is not None]
+            if not members:
+                continue
+            if rule == "additive":
+                fraction = sum((line.fraction or Decimal(0) for line in members), Decimal(0))
+            else:  # the whole mixture counted as its most toxic agent [S16]
+                dose = sum((line.total_dose + line.prior_dose for line in members), Decimal(0))
+                fraction = dose / min(line.max_dose.mg for line in members if line.max_dose)
+            loads.append(GroupLoad(group, rule, fraction, tuple(line.agent.id for line in members)))
+        return loads
+
+    # -- the answer ------------------------------------------------------------------------
+
+    def _response(
+        self,
+        a: Assessment,
+        plan: SyringePlan,
+        draws: tuple[tuple[Decimal, ...], ...],
+        found: list[Finding],
+    ) -> MixtureResponse:
+        sites = a.sites
+        total_volume = sum((line.total_volume for line in a.lines), Decimal(0))
+        components = tuple(self._component(line, total_volume, sites) for line in a.lines)
+        by_group = {load.group.id: load.fraction for load in a.groups}
+        syringes = tuple(self._syringe(plan, count, draws[i], a.lines, i, len(draws)) for i, count in enumerate(plan.site_counts))
+        return MixtureResponse(
+            sites=sites,
+            volume_per_site=_q(total_volume / sites, "mL"),
+            total_volume=_q(total_volume, "mL"),
+            dosing_weight=_dosing_weight(a.weight),
+            components=components,
+            local_anesthetic_fraction=_fraction(self._group_fraction(by_group, "local-anesthetics", a.lines)),
+            steroid_fraction=_fraction(self._group_fraction(by_group, "corticosteroids", a.lines)),
+            epinephrine_total=None if a.epinephrine_total is None else _q(a.epinephrine_total * 1000, "ug"),
+            groups=tuple(
+                GroupResult(
+                    id=load.group.id,
+                    name=load.group.name,
+                    rule=load.rule,
+                    fraction=_fraction(load.fraction) or 0.0,
+                    agents=load.agents,
+                )
+                for load in a.groups
+            ),
+            syringes=syringes,
+            warnings=tuple(
+                Warning(
+                    code=f.code,
+                    severity=f.severity,
+                    agents=f.agents,
+                    message=f.message,
+                    source=tuple(self.formulary.cite((s,)) for s in f.source if s in self.formulary.sources),
+                )
+                for f in found
+            ),
+            aftercare=AFTERCARE,
+            formulary=FormularyRef(name=self.formulary.name, version=self.formulary.version),
+        )
+
+    @staticmethod
+    def _group_fraction(by_group: Mapping[str, Decimal], group: str, lines: Sequence[Line]) -> Decimal | None:
+        if group in by_group:
+            return by_group[group]
+        return None
+
+    def _component(self, line: Line, total_volume: Decimal, sites: int) -> ComponentResult:
+        agent = line.agent
+        limit = line.max_dose
+        return ComponentResult(
+            agent=agent.id,
+            name=agent.display_name,
+            agent_class=agent.agent_class.value,
+            concentration=_q(line.concentration, "mg/mL"),
+            epinephrine=None if line.epinephrine is None else _q(line.epinephrine * 1000, "ug/mL"),
+            final_concentration=_q(line.total_dose / total_volume, "mg/mL"),
+            volume_per_site=_q(line.total_volume / sites, "mL"),
+            dose_per_site=_q(line.total_dose / sites, "mg"),
+            total_volume=_q(line.total_volume, "mL"),
+            total_dose=_q(line.total_dose, "mg"),
+            prior_dose=_q(line.prior_dose, "mg") if line.prior_dose else None,
+            max_dose=None if limit is None else _q(limit.mg, "mg", ROUND_FLOOR),
+            max_dose_basis=None if limit is None else f"{limit.explanation}; source: {self.formulary.cite(limit.sources)}",
+            max_dose_source=() if limit is None else limit.sources,
+            fraction_of_max=_fraction(line.fraction),
+            group=agent.group,
+        )
+
+    def _syringe(
+        self, plan: SyringePlan, count: int, draws: Sequence[Decimal], lines: Sequence[Line], number: int, of: int
+    ) -> SyringeResult:
+        syringe = plan.syringe
+        fill = sum(draws, Decimal(0))
+        parts = []
+        for line, volume in zip(lines, draws, strict=True):
+            agent = line.agent
+            strength = display.strength(line.concentration, percent=agent.agent_class in _PERCENT_CLASSES)
+            epi = f" with EPINEPHrine {display.epinephrine_ratio(line.epinephrine)}" if line.epinephrine else ""
+            dose = "" if agent.agent_class is AgentClass.DILUENT else f" ({display.amount(volume * line.concentration, 'mg')})"
+            parts.append(f"{agent.display_name} {strength}{epi} {display.amount(volume, 'mL')}{dose}")
+        label = (
+            f"Syringe {number + 1} of {of} ({display.amount(syringe.capacity.in_(ML), 'mL')}): "
+            + " + ".join(parts)
+            + f". Total {display.amount(fill, 'mL')} for {count} site{'s' if count != 1 else ''}, "
+            f"{display.amount(fill / count, 'mL')} per site."
+        )
+        return SyringeResult(
+            capacity=_q(syringe.capacity.in_(ML), "mL"),
+            graduation=_q(syringe.graduation.in_(ML), "mL"),
+            dead_space=_q(syringe.dead_space.in_(ML), "mL"),
+            sites=count,
+            fill_volume=_q(fill, "mL"),
+            volume_per_site=_q(fill / count, "mL"),
+            draws=tuple(
+                Draw(agent=line.agent.id, volume=_q(volume, "mL"), dose=_q(volume * line.concentration, "mg"))
+                for line, volume in zip(lines, draws, strict=True)
+            ),
+            label=label,
+        )
+
+
+def _dosing_weight(weight: DosingWeight | None) -> DosingWeightResult | None:
+    if weight is None:
+        return None
+    return DosingWeightResult(
+        value=float(weight.kg.quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN)), basis=weight.basis, reason=weight.reason
+    )

@@ -1,0 +1,245 @@
+"""The request and the answer: the public data contract of mixcalc.
+
+The same models serve the Python entry point (:func:`mixcalc.plan_mixture`) and the
+HTTP API; FastAPI only reads them to build the OpenAPI document.  Quantities come in
+as ``{"value", "unit"}`` objects or short strings (see ``mixcalc.units``) and leave as
+``{"value", "unit"}`` with UCUM codes.
+
+Limits here are what a real TPI session needs, with room to spare: 1 to 50 sites, at
+most 8 components, patient weight 0.5 to 400 kg, height 30 to 250 cm, age 0 to 130 years.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .fields import AgeField, ConcentrationField, LengthField, MassField, VolumeField
+from .formulary import Condition, DosingWeightRule
+from .units import CM, DAY, KG, ML, Amount, Unit
+
+__all__ = [
+    "LIMITS",
+    "ComponentRequest",
+    "ComponentResult",
+    "DosingWeightResult",
+    "Draw",
+    "FormularyRef",
+    "GroupResult",
+    "MixtureRequest",
+    "MixtureResponse",
+    "PatientRequest",
+    "PriorDose",
+    "Quantity",
+    "Severity",
+    "SyringeResult",
+    "Warning",
+]
+
+#: Request limits, stated in the OpenAPI document and enforced here.
+LIMITS = {
+    "sites": (1, 50),
+    "components": 8,
+    "prior_doses": 8,
+    "agent_id_length": 64,
+    "weight_kg": (Decimal("0.5"), Decimal(400)),
+    "height_cm": (Decimal(30), Decimal(250)),
+    "age_years": (Decimal(0), Decimal(130)),
+    "volume_per_site_ml": Decimal(20),
+}
+
+AgentId = Annotated[str, Field(min_length=1, max_length=64, examples=["lidocaine"])]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ComponentRequest(_Request):
+    """One agent of the mixture: give exactly one of ``volume_per_site`` and
+    ``dose_per_site``."""
+
+    agent: AgentId
+    concentration: ConcentrationField | None = Field(
+        None, description="Stock strength; may be left out for an agent stocked in one strength (saline)."
+    )
+    volume_per_site: VolumeField | None = None
+    dose_per_site: MassField | None = None
+    epinephrine: ConcentrationField | None = Field(
+        None, description='Choose the epinephrine-containing product, e.g. "1:200000".'
+    )
+
+    @model_validator(mode="after")
+    def _volume_or_dose(self) -> ComponentRequest:
+        if (self.volume_per_site is None) == (self.dose_per_site is None):
+            raise ValueError("give exactly one of volume_per_site and dose_per_site")
+        if self.volume_per_site is not None and self.volume_per_site.in_(ML) > LIMITS["volume_per_site_ml"]:
+            raise ValueError(f"volume_per_site {self.volume_per_site} is over {LIMITS['volume_per_site_ml']} mL")
+        return self
+
+
+class PriorDose(_Request):
+    """Local anesthetic already given today; it counts toward the fractions."""
+
+    agent: AgentId
+    dose: MassField
+
+
+def _within(amount: Amount | None, unit: Unit, bounds: tuple[Decimal, Decimal], what: str) -> None:
+    if amount is None:
+        return
+    value = amount.in_(unit)
+    low, high = bounds
+    if not low <= value <= high:
+        raise ValueError(f"{what} {amount} is outside the plausible range")
+
+
+class PatientRequest(_Request):
+    """What is known about the patient; every field is optional."""
+
+    weight: MassField | None = Field(None, description="Total body weight, 0.5 to 400 kg.")
+    height: LengthField | None = Field(None, description="30 to 250 cm.")
+    sex: Literal["female", "male"] | None = None
+    age: AgeField | None = Field(None, description="0 to 130 years.")
+    conditions: Annotated[tuple[Condition, ...], Field(max_length=len(Condition))] = ()
+
+    @field_validator("weight")
+    @classmethod
+    def _weight(cls, weight: Amount | None) -> Amount | None:
+        _within(weight, KG, LIMITS["weight_kg"], "weight")
+        return weight
+
+    @field_validator("height")
+    @classmethod
+    def _height(cls, height: Amount | None) -> Amount | None:
+        _within(height, CM, LIMITS["height_cm"], "height")
+        return height
+
+    @field_validator("age")
+    @classmethod
+    def _age(cls, age: Amount | None) -> Amount | None:
+        low, high = LIMITS["age_years"]
+        _within(age, DAY, (low, high * Decimal("365.25")), "age")
+        return age
+
+    @field_validator("conditions")
+    @classmethod
+    def _unique(cls, conditions: tuple[Condition, ...]) -> tuple[Condition, ...]:
+        if len(set(conditions)) != len(conditions):
+            raise ValueError("a condition is listed twice")
+        return conditions
+
+
+class MixtureRequest(_Request):
+    """A trigger point injection mixture to compute and check."""
+
+    sites: Annotated[int, Field(strict=True, ge=1, le=50, description="Number of trigger point sites.")]
+    components: Annotated[tuple[ComponentRequest, ...], Field(min_length=1, max_length=8)]
+    patient: PatientRequest | None = None
+    syringe: VolumeField | None = Field(
+        None, description="Syringe capacity; default: the smallest that holds the whole mixture."
+    )
+    dosing_weight: DosingWeightRule | None = Field(
+        None, description="Override the formulary's dosing-weight rule for this request."
+    )
+    prior_doses: Annotated[tuple[PriorDose, ...], Field(max_length=8)] = Field(
+        (), description="Local anesthetic already given today (counts toward the fractions)."
+    )
+
+
+# --- the answer -------------------------------------------------------------------------
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Quantity(_Response):
+    value: float
+    unit: str = Field(description="UCUM code")
+
+
+Severity = Literal["info", "warning", "critical"]
+
+
+class Warning(_Response):
+    code: str
+    severity: Severity
+    agents: tuple[str, ...]
+    message: str
+    source: tuple[str, ...] = Field((), description="Citations behind the rule.")
+
+
+class DosingWeightResult(_Response):
+    value: float
+    unit: Literal["kg"] = "kg"
+    basis: Literal["total", "ideal", "adjusted", "lean"]
+    reason: str
+
+
+class ComponentResult(_Response):
+    agent: str
+    name: str
+    agent_class: str
+    concentration: Quantity
+    epinephrine: Quantity | None
+    final_concentration: Quantity
+    volume_per_site: Quantity
+    dose_per_site: Quantity
+    total_volume: Quantity
+    total_dose: Quantity
+    prior_dose: Quantity | None = Field(description="Already given today, counted in the fraction.")
+    max_dose: Quantity | None
+    max_dose_basis: str | None
+    max_dose_source: tuple[str, ...]
+    fraction_of_max: float | None = Field(description="(total + prior dose) / max dose, rounded up to 4 places.")
+    group: str | None
+
+
+class GroupResult(_Response):
+    id: str
+    name: str
+    rule: Literal["additive", "most_toxic"]
+    fraction: float
+    agents: tuple[str, ...]
+
+
+class Draw(_Response):
+    agent: str
+    volume: Quantity
+    dose: Quantity
+
+
+class SyringeResult(_Response):
+    capacity: Quantity
+    graduation: Quantity
+    dead_space: Quantity
+    sites: int
+    fill_volume: Quantity
+    volume_per_site: Quantity
+    draws: tuple[Draw, ...]
+    label: str
+
+
+class FormularyRef(_Response):
+    name: str
+    version: str
+
+
+class MixtureResponse(_Response):
+    sites: int
+    volume_per_site: Quantity
+    total_volume: Quantity
+    dosing_weight: DosingWeightResult | None
+    components: tuple[ComponentResult, ...]
+    local_anesthetic_fraction: float | None
+    steroid_fraction: float | None
+    epinephrine_total: Quantity | None
+    groups: tuple[GroupResult, ...]
+    syringes: tuple[SyringeResult, ...]
+    warnings: tuple[Warning, ...]
+    aftercare: tuple[str, ...]
+    formulary: FormularyRef
+
