@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from .fields import AgeField, ConcentrationField, LengthField, MassField, VolumeField
 from .formulary import Condition, DosingWeightRule
-from .units import CM, DAY, KG, ML, Amount, Unit
+from .units import CM, KG, ML, YEAR, Amount, Unit
 
 __all__ = [
     "LIMITS",
@@ -93,7 +93,7 @@ def _within(amount: Amount | None, unit: Unit, bounds: tuple[Decimal, Decimal], 
     value = amount.in_(unit)
     low, high = bounds
     if not low <= value <= high:
-        raise ValueError(f"{what} {amount} is outside the plausible range")
+        raise ValueError(f"{what} must be between {low:f} and {high:f} {unit.code}")
 
 
 class PatientRequest(_Request):
@@ -121,7 +121,7 @@ class PatientRequest(_Request):
     @classmethod
     def _age(cls, age: Amount | None) -> Amount | None:
         low, high = LIMITS["age_years"]
-        _within(age, DAY, (low, high * Decimal("365.25")), "age")
+        _within(age, YEAR, (low, high), "age")
         return age
 
     @field_validator("conditions")
@@ -136,7 +136,7 @@ class MixtureRequest(_Request):
     """A trigger point injection mixture to compute and check."""
 
     sites: Annotated[int, Field(strict=True, ge=1, le=50, description="Number of trigger point sites.")]
-    components: Annotated[tuple[ComponentRequest, ...], Field(min_length=1, max_length=8)]
+    components: Annotated[list[ComponentRequest], Field(min_length=1, max_length=8)]
     patient: PatientRequest | None = None
     syringe: VolumeField | None = Field(
         None, description="Syringe capacity; default: the smallest that holds the whole mixture."
@@ -144,8 +144,8 @@ class MixtureRequest(_Request):
     dosing_weight: DosingWeightRule | None = Field(
         None, description="Override the formulary's dosing-weight rule for this request."
     )
-    prior_doses: Annotated[tuple[PriorDose, ...], Field(max_length=8)] = Field(
-        (), description="Local anesthetic already given today (counts toward the fractions)."
+    prior_doses: Annotated[list[PriorDose], Field(max_length=8)] = Field(
+        default_factory=list, description="Local anesthetic already given today (counts toward the fractions)."
     )
 
 

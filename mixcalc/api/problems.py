@@ -1,0 +1,148 @@
+"""Problems: every error the API answers is an RFC 9457 ``application/problem+json``.
+
+The one table from core errors to HTTP lives here (:data:`STATUS`); the core never sees
+a status code.  Validation problems list each fault with a JSON pointer (RFC 6901) to
+the field, what was wrong, and the value sent, except under ``/patient``: patient data
+is never echoed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..units import QuantityError
+from ..errors import (
+    ComponentNotComputable,
+    ConcentrationNotStocked,
+    DuplicateAgent,
+    EpinephrineNotStocked,
+    ImplausiblePatient,
+    MixcalcError,
+    PlanError,
+    SiteDoesNotFit,
+    UnknownAgent,
+    UnknownSyringe,
+)
+
+__all__ = ["PROBLEM_JSON", "ProblemResponse", "install", "problem"]
+
+log = logging.getLogger("mixcalc.api")
+
+PROBLEM_JSON = "application/problem+json"
+_TYPE_BASE = "https://mixcalc.example/problems/"
+
+#: Core error class -> (HTTP status, problem type slug).  The only such table.
+STATUS: Mapping[type[MixcalcError], tuple[int, str]] = {
+    UnknownAgent: (422, "unknown-agent"),
+    UnknownSyringe: (422, "unknown-syringe"),
+    ConcentrationNotStocked: (422, "concentration-not-stocked"),
+    EpinephrineNotStocked: (422, "epinephrine-not-stocked"),
+    ComponentNotComputable: (422, "component-not-computable"),
+    DuplicateAgent: (422, "duplicate-agent"),
+    SiteDoesNotFit: (422, "site-does-not-fit"),
+    ImplausiblePatient: (422, "implausible-patient"),
+    PlanError: (422, "plan-error"),
+}
+
+
+class ProblemResponse(JSONResponse):
+    media_type = PROBLEM_JSON
+
+
+def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> ProblemResponse:
+    body = {"type": _TYPE_BASE + slug, "title": title, "status": status, "detail": detail, **extra}
+    return ProblemResponse(body, status_code=status)
+
+
+def _private(pointer: str) -> bool:
+    return pointer == "/patient" or pointer.startswith("/patient/")
+
+
+def _shown(value: object) -> object:
+    """The value as sent, shortened so that a huge input never comes back whole."""
+    if isinstance(value, str):
+        return value if len(value) <= 80 else value[:77] + "..."
+    if isinstance(value, (int, float, bool)) or value is None:
+        return value
+    text = json.dumps(value, default=str)
+    return value if len(text) <= 200 else text[:197] + "..."
+
+
+def _pointer(loc: Sequence[int | str]) -> str:
+    parts = list(loc[1:] if loc and loc[0] == "body" else loc)
+    # pydantic adds the name of a validator or union member to some locations
+    parts = [p for p in parts if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))]
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def validation_problems(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    found = []
+    for error in errors:
+        pointer = _pointer(error.get("loc", ()))
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, QuantityError):
+            message = cause.reason  # the value goes in "value", not in the text
+        else:
+            message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        if error.get("type") == "extra_forbidden":
+            message = "unknown field"
+        item: dict[str, Any] = {"pointer": pointer, "detail": message}
+        if not _private(pointer) and error.get("type") != "missing":
+            item["value"] = _shown(error.get("input"))
+        found.append(item)
+    return found
+
+
+async def _on_validation(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return problem(400, "malformed-json", "Malformed JSON", "the request body is not valid JSON")
+    items = validation_problems(errors)
+    detail = "; ".join(f"{i['pointer'] or '/'}: {i['detail']}" for i in items[:5])
+    return problem(422, "invalid-request", "Invalid request", detail, errors=items)
+
+
+async def _on_plan_error(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, PlanError)
+    status, slug = next(v for k, v in STATUS.items() if isinstance(exc, k))
+    item: dict[str, Any] = {"pointer": exc.pointer, "detail": exc.detail}
+    if not _private(exc.pointer):
+        item["value"] = _shown(exc.value)
+    extra: dict[str, Any] = {"errors": [item]}
+    if isinstance(exc, UnknownAgent) and exc.suggestion:
+        extra["suggestion"] = exc.suggestion
+    detail = exc.detail if not _private(exc.pointer) else exc.title
+    return problem(status, slug, exc.title, detail, **extra)
+
+
+async def _on_http(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    titles = {404: "Not found", 405: "Method not allowed", 413: "Request body too large", 415: "Unsupported media type"}
+    title = titles.get(exc.status_code, "HTTP error")
+    slug = title.lower().replace(" ", "-")
+    response = problem(exc.status_code, slug, title, str(exc.detail))
+    for name, value in (exc.headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> ProblemResponse:
+    # No traceback, no body: the class name and the route only.
+    log.error("unexpected %s on %s %s", exc.__class__.__name__, request.method, request.url.path)
+    return problem(500, "internal-error", "Internal error", "the service could not answer; nothing was computed")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(PlanError, _on_plan_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(Exception, _on_unexpected)

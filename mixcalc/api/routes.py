@@ -1,0 +1,100 @@
+"""The HTTP shell: FastAPI routes over the pure core.
+
+``create_app()`` loads the formulary once (a malformed one stops start-up with a
+message naming file, key and problem) and returns the ASGI app.  Routes translate
+nothing themselves: the request model is the core's, errors are mapped in
+``problems``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from pydantic import BaseModel, Field
+
+from .. import __version__
+from ..formulary import Formulary, load_formulary
+from ..plan import plan_mixture
+from ..schema import MixtureRequest, MixtureResponse
+from .middleware import BodyLimit, SecurityHeaders
+from .problems import PROBLEM_JSON, install
+
+__all__ = ["MAX_BODY_BYTES", "create_app"]
+
+#: Largest request body accepted; a full 8-component request is under 2 KiB.
+MAX_BODY_BYTES = 64 * 1024
+
+
+class ProblemItem(BaseModel):
+    pointer: str = Field(description="JSON pointer (RFC 6901) to the field at fault")
+    detail: str
+    value: Any = Field(None, description="The value sent (never shown for patient fields)")
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemItem] | None = None
+    suggestion: str | None = None
+
+
+def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    described = {
+        400: "Malformed JSON",
+        413: "Request body over 64 KiB",
+        415: "Content type is not application/json",
+        422: "Invalid request, or a mixture that cannot be computed (each fault with its JSON pointer)",
+    }
+    return {
+        s: {"description": described[s], "content": {PROBLEM_JSON: {"schema": Problem.model_json_schema()}}}
+        for s in statuses
+    }
+
+
+def create_app(formulary: Formulary | None = None) -> FastAPI:
+    """The ASGI app over ``formulary`` (default: ``$MIXCALC_FORMULARY`` or the bundled one)."""
+    formulary = formulary if formulary is not None else load_formulary()
+    app = FastAPI(
+        title="mixcalc",
+        version=__version__,
+        summary="Trigger point injection mixtures: syringe draws, doses, maximum-dose fractions and safety warnings.",
+        description=(
+            "Quantities are `{value, unit}` objects with UCUM codes or short strings such as `\"0.5 mL\"`, "
+            '`"1 %"` (w/v: 10 mg/mL) and `"1:200000"` (1 g in 200,000 mL). '
+            "An over-limit plan is a 200 with critical warnings; errors are RFC 9457 problem details. "
+            f"Limits: request body {MAX_BODY_BYTES // 1024} KiB, 1-50 sites, 8 components, 8 prior doses, "
+            "weight 0.5-400 kg, height 30-250 cm, age 0-130 years, 20 mL per site."
+        ),
+        openapi_url="/openapi.json",
+    )
+    install(app)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(SecurityHeaders)
+    app.state.formulary = formulary
+
+    @app.post(
+        "/v1/mixtures",
+        response_model=MixtureResponse,
+        summary="Compute and check a TPI mixture",
+        responses=_problems(400, 413, 415, 422),
+        tags=["mixtures"],
+    )
+    async def post_mixture(request: Request, mixture: MixtureRequest) -> MixtureResponse:
+        return plan_mixture(mixture, request.app.state.formulary)
+
+    @app.get("/v1/formulary", summary="The formulary in force, with its sources", tags=["formulary"])
+    async def get_formulary(request: Request) -> dict[str, Any]:
+        current: Formulary = request.app.state.formulary
+        return current.model_dump(mode="json", by_alias=True)
+
+    @app.get("/healthz", summary="Liveness", tags=["service"])
+    async def healthz(request: Request) -> dict[str, str]:
+        current: Formulary = request.app.state.formulary
+        return {"status": "ok", "formulary": current.name, "version": current.version}
+
+    return app
