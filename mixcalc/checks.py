@@ -141,7 +141,9 @@ def weight_rule(a: Assessment) -> Iterator[Finding]:
         line.agent.id
         for line in a.lines
         if line.agent.max_dose is not None
-        and any(r is not None and r.per_kg is not None for r in (line.agent.max_dose.plain, line.agent.max_dose.epinephrine))
+        and any(
+            r is not None and r.per_kg is not None for r in (line.agent.max_dose.plain, line.agent.max_dose.epinephrine)
+        )
     )
     if a.weight is None:
         if needs_weight:
@@ -159,14 +161,25 @@ def weight_rule(a: Assessment) -> Iterator[Finding]:
 
 
 def restriction_rule(a: Assessment) -> Iterator[Finding]:
+    """A lower maximum that could not be assessed (age or weight unknown) is raised only
+    where it would change the verdict: the dose would be near or over that maximum."""
+    threshold = a.formulary.policy.near_limit_threshold
     for line in a.lines:
-        if line.max_dose is not None and line.max_dose.unassessed:
+        limit = line.max_dose
+        fraction = line.fraction
+        if limit is None or fraction is None or not limit.unassessed:
+            continue
+        given = line.total_dose + line.prior_dose
+        if given / limit.lowest_possible >= threshold > fraction or given / limit.lowest_possible > 1 >= fraction:
             yield Finding(
                 "max_dose_restriction_not_assessed",
-                "info",
+                "warning",
                 (line.agent.id,),
-                f"{line.agent.display_name}: not assessed for lack of age or weight: "
-                + "; ".join(line.max_dose.unassessed),
+                f"{line.agent.display_name} {display.amount(given, 'mg')} would be "
+                f"{_pct(given / limit.lowest_possible)} of a lower maximum "
+                f"({display.amount(limit.lowest_possible, 'mg')}) that applies for: {'; '.join(limit.unassessed)}; "
+                "give the patient's age and weight to check",
+                limit.sources,
             )
 
 
@@ -174,7 +187,8 @@ def concentration_rule(a: Assessment) -> Iterator[Finding]:
     for line in a.lines:
         if line.nonstandard:
             stocked = ", ".join(
-                display.strength(s, percent=line.agent.agent_class in _PERCENT) for s in sorted(line.agent.strengths_mg_per_ml)
+                display.strength(s, percent=line.agent.agent_class in _PERCENT)
+                for s in sorted(line.agent.strengths_mg_per_ml)
             )
             yield Finding(
                 "nonstandard_concentration",
@@ -189,7 +203,8 @@ def rounding_rule(a: Assessment) -> Iterator[Finding]:
     changed = [(agent, want, got) for agent, want, got in a.rounded if want != got]
     if changed:
         parts = "; ".join(
-            f"{agent}: {display.amount(want, 'mL')} asked, {display.amount(got, 'mL')} drawn" for agent, want, got in changed
+            f"{agent}: {display.amount(want, 'mL')} asked, {display.amount(got, 'mL')} drawn"
+            for agent, want, got in changed
         )
         yield Finding(
             "volume_rounded",

@@ -158,7 +158,11 @@ def parser() -> argparse.ArgumentParser:
     plan = commands.add_parser("plan", help="compute one mixture and print it")
     plan.add_argument("--sites", type=int)
     plan.add_argument(
-        "-c", "--component", action="append", type=_component, metavar="AGENT,CONC,PER_SITE[,EPI]",
+        "-c",
+        "--component",
+        action="append",
+        type=_component,
+        metavar="AGENT,CONC,PER_SITE[,EPI]",
         help="e.g. lidocaine,1%%,0.5mL or triamcinolone-acetonide,40mg/mL,10mg or lidocaine,1%%,0.5mL,1:200000",
     )
     plan.add_argument("--weight")

@@ -72,7 +72,8 @@ def _ideal(patient: PatientFacts) -> Decimal | None:
 
 
 def _lean(patient: PatientFacts, bmi: Decimal) -> Decimal:
-    assert patient.weight_kg is not None and patient.sex is not None
+    assert patient.weight_kg is not None
+    assert patient.sex is not None
     a, b = _JANMAHASATIAN[patient.sex]
     return Decimal(9270) * patient.weight_kg / (a + b * bmi)
 
@@ -117,9 +118,7 @@ def dosing_weight(patient: PatientFacts, rule: DosingWeightRule) -> DosingWeight
         return DosingWeight(min(lean, total), "lean", f"lean body weight (Janmahasatian) {_kg(lean)}, {bmi_text}")
     ideal = _ideal(patient)
     if ideal is None:
-        return total_because(
-            "ideal body weight (Devine) needs sex and a height of at least 152.4 cm", fell_back=True
-        )
+        return total_because("ideal body weight (Devine) needs sex and a height of at least 152.4 cm", fell_back=True)
     if ideal >= total:
         return total_because(f"ideal body weight (Devine) {_kg(ideal)} is not below it")
     if rule == "ideal":
@@ -128,7 +127,7 @@ def dosing_weight(patient: PatientFacts, rule: DosingWeightRule) -> DosingWeight
     return DosingWeight(
         adjusted,
         "adjusted",
-        f"adjusted body weight {_kg(adjusted)} = IBW {_kg(ideal)} + 0.4 x (TBW {_kg(total)} - IBW)",
+        f"adjusted body weight {_kg(adjusted)} = IBW {_kg(ideal)} + 0.4 × (TBW {_kg(total)} - IBW)",
     )
 
 
@@ -137,8 +136,14 @@ class MaxDose:
     mg: Decimal
     explanation: str
     sources: tuple[str, ...]
-    #: Restrictions whose trigger could not be assessed (age or weight unknown).
+    #: Restrictions whose trigger could not be assessed (age or weight unknown) ...
     unassessed: tuple[str, ...] = ()
+    #: ... and the maximum if they all applied (equal to ``mg`` when there are none).
+    conservative_mg: Decimal | None = None
+
+    @property
+    def lowest_possible(self) -> Decimal:
+        return self.mg if self.conservative_mg is None else self.conservative_mg
 
 
 def _mg(value: Decimal) -> str:
@@ -185,7 +190,7 @@ def max_dose(
         by_weight = per_kg * weight.kg
         sources = list(dict.fromkeys([*rule.per_kg.source, *sources]))
         limit = min(by_weight, cap)
-        explanation = f"{per_kg.normalize():f} mg/kg x {_kg(weight.kg)} = {_mg(by_weight)}" + (
+        explanation = f"{per_kg.normalize():f} mg/kg × {_kg(weight.kg)} = {_mg(by_weight)}" + (
             f", capped at {_mg(cap)}" if by_weight > cap else f" (cap {_mg(cap)} not reached)"
         )
         explanation += f" ({kind}; mg/kg: {rule.per_kg.basis.value}, cap: {rule.cap.basis.value})"
@@ -195,19 +200,36 @@ def max_dose(
     else:
         limit = cap
         explanation = f"cap {_mg(cap)} ({kind}; {rule.cap.basis.value})"
-    unassessed: list[str] = []
+    unassessed: list[Restriction] = []
     for restriction in agent.max_dose.restrictions:
         applies = _applies(restriction, patient)
         if applies is None:
-            unassessed.append(restriction.reason)
+            if restriction.when_unknown == "warn":
+                unassessed.append(restriction)
+            else:
+                explanation += f"; not applied, age or weight not given: {restriction.reason}"
             continue
         if not applies:
             continue
         sources += [s for s in restriction.source if s not in sources]
-        if restriction.factor is not None:
-            limit = limit * restriction.factor
-            explanation += f"; x {restriction.factor.normalize():f} = {_mg(limit)} ({restriction.reason})"
-        elif restriction.cap is not None and restriction.cap.in_(MG) < limit:
-            limit = restriction.cap.in_(MG)
-            explanation += f"; lowered to {_mg(limit)} ({restriction.reason})"
-    return MaxDose(limit, explanation, tuple(sources), tuple(unassessed))
+        limit = _restricted(limit, restriction)
+        explanation += f"; {_restriction_text(restriction, limit)} ({restriction.reason})"
+    conservative = limit
+    for restriction in unassessed:
+        conservative = _restricted(conservative, restriction)
+    return MaxDose(
+        limit, explanation, tuple(sources), tuple(r.reason for r in unassessed), conservative if unassessed else None
+    )
+
+
+def _restricted(limit: Decimal, restriction: Restriction) -> Decimal:
+    if restriction.factor is not None:
+        return limit * restriction.factor
+    assert restriction.cap is not None  # the formulary model guarantees cap or factor
+    return min(limit, restriction.cap.in_(MG))
+
+
+def _restriction_text(restriction: Restriction, limit: Decimal) -> str:
+    if restriction.factor is not None:
+        return f"× {restriction.factor.normalize():f} = {_mg(limit)}"
+    return f"lowered to {_mg(limit)}"

@@ -61,7 +61,7 @@ def quantity_schema(dimension: Dimension, example: str) -> dict[str, Any]:
     }
 
 
-def _field(dimension: Dimension, example: str, *, allow_zero: bool = False) -> Any:
+def _validator(dimension: Dimension, *, allow_zero: bool = False) -> BeforeValidator:
     def validate(raw: object) -> Amount:
         if isinstance(raw, Amount):
             if raw.dimension is not dimension:
@@ -69,17 +69,35 @@ def _field(dimension: Dimension, example: str, *, allow_zero: bool = False) -> A
             return raw
         return parse_quantity(raw, expect=dimension, allow_zero=allow_zero)
 
-    return Annotated[
-        Amount,
-        BeforeValidator(validate),
-        PlainSerializer(lambda a: {"value": float(a.magnitude), "unit": a.unit.code}),
-        WithJsonSchema(quantity_schema(dimension, example)),
-    ]
+    return BeforeValidator(validate)
 
 
-MassField = _field(Dimension.MASS, "10 mg")
-VolumeField = _field(Dimension.VOLUME, "0.5 mL")
-ConcentrationField = _field(Dimension.CONCENTRATION, "1 %")
-LengthField = _field(Dimension.LENGTH, "175 cm")
-AgeField = _field(Dimension.TIME, "45 a", allow_zero=True)
-DosePerWeightField = _field(Dimension.DOSE_PER_WEIGHT, "4.5 mg/kg")
+_AS_JSON = PlainSerializer(lambda a: {"value": float(a.magnitude), "unit": a.unit.code})
+
+MassField = Annotated[
+    Amount, _validator(Dimension.MASS), _AS_JSON, WithJsonSchema(quantity_schema(Dimension.MASS, "10 mg"))
+]
+VolumeField = Annotated[
+    Amount, _validator(Dimension.VOLUME), _AS_JSON, WithJsonSchema(quantity_schema(Dimension.VOLUME, "0.5 mL"))
+]
+ConcentrationField = Annotated[
+    Amount,
+    _validator(Dimension.CONCENTRATION),
+    _AS_JSON,
+    WithJsonSchema(quantity_schema(Dimension.CONCENTRATION, "1 %")),
+]
+LengthField = Annotated[
+    Amount, _validator(Dimension.LENGTH), _AS_JSON, WithJsonSchema(quantity_schema(Dimension.LENGTH, "175 cm"))
+]
+AgeField = Annotated[
+    Amount,
+    _validator(Dimension.TIME, allow_zero=True),
+    _AS_JSON,
+    WithJsonSchema(quantity_schema(Dimension.TIME, "45 a")),
+]
+DosePerWeightField = Annotated[
+    Amount,
+    _validator(Dimension.DOSE_PER_WEIGHT),
+    _AS_JSON,
+    WithJsonSchema(quantity_schema(Dimension.DOSE_PER_WEIGHT, "4.5 mg/kg")),
+]

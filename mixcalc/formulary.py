@@ -13,7 +13,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -44,7 +44,7 @@ FORMULARY_ENV = "MIXCALC_FORMULARY"
 DEFAULT_FORMULARY = "default.toml"
 
 
-class Basis(str, Enum):
+class Basis(StrEnum):
     """Where a clinical number comes from."""
 
     LABEL = "label"
@@ -52,14 +52,14 @@ class Basis(str, Enum):
     POLICY = "policy"
 
 
-class AgentClass(str, Enum):
+class AgentClass(StrEnum):
     LOCAL_ANESTHETIC = "local-anesthetic"
     CORTICOSTEROID = "corticosteroid"
     NSAID = "nsaid"
     DILUENT = "diluent"
 
 
-class Condition(str, Enum):
+class Condition(StrEnum):
     """The patient conditions a request may carry (CLINICAL.md section 10)."""
 
     INFECTION_AT_SITE = "infection-at-site"
@@ -127,6 +127,9 @@ class Restriction(_Cited):
     age_below: AgeField | None = None
     weight_below: MassField | None = None
     condition: Condition | None = None
+    #: When a fact it needs is unknown: "warn" if it would change the verdict, or "note"
+    #: (assume it does not apply, and say so in the max-dose explanation).
+    when_unknown: Literal["warn", "note"] = "warn"
 
     @model_validator(mode="after")
     def _has_effect_and_trigger(self) -> Restriction:
@@ -372,4 +375,3 @@ def default_formulary() -> Formulary:
     if _DEFAULT is None:
         _DEFAULT = load_formulary()
     return _DEFAULT
-

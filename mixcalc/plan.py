@@ -55,9 +55,7 @@ _AMOUNT_PLACES = Decimal("0.0001")
 _PERCENT_CLASSES = frozenset({AgentClass.LOCAL_ANESTHETIC, AgentClass.DILUENT})
 
 
-def plan_mixture(
-    request: MixtureRequest | Mapping[str, Any], formulary: Formulary | None = None
-) -> MixtureResponse:
+def plan_mixture(request: MixtureRequest | Mapping[str, Any], formulary: Formulary | None = None) -> MixtureResponse:
     """Compute and check a TPI mixture: what to draw into each syringe, the doses, each
     agent's share of its maximum for this patient, and the warnings."""
     if not isinstance(request, MixtureRequest):
@@ -267,9 +265,7 @@ class _Planner:
                     group_sum[agent.group] = group_sum.get(agent.group, Decimal(0)) + fraction
             for group, total in group_sum.items():
                 fractions[f"group:{group}"] = total
-            epinephrine = sum(
-                (totals[i] * epi for i, (_, epi, _) in enumerate(stock) if epi is not None), Decimal(0)
-            )
+            epinephrine = sum((totals[i] * epi for i, (_, epi, _) in enumerate(stock) if epi is not None), Decimal(0))
             fractions["epinephrine"] = epinephrine / self._epinephrine_cap(patient)[0]
             return fractions
 
@@ -302,7 +298,9 @@ class _Planner:
                     cap, reason = restriction.cap.in_(MG), restriction.reason
         return cap, reason
 
-    def _epinephrine_load(self, lines: Sequence[Line], patient: PatientFacts) -> tuple[Decimal | None, Decimal | None, str]:
+    def _epinephrine_load(
+        self, lines: Sequence[Line], patient: PatientFacts
+    ) -> tuple[Decimal | None, Decimal | None, str]:
         with_epinephrine = [line for line in lines if line.epinephrine is not None]
         if not with_epinephrine:
             return None, None, ""
@@ -338,7 +336,9 @@ class _Planner:
         total_volume = sum((line.total_volume for line in a.lines), Decimal(0))
         components = tuple(self._component(line, total_volume, sites) for line in a.lines)
         by_group = {load.group.id: load.fraction for load in a.groups}
-        syringes = tuple(self._syringe(plan, count, draws[i], a.lines, i, len(draws)) for i, count in enumerate(plan.site_counts))
+        syringes = tuple(
+            self._syringe(plan, count, draws[i], a.lines, i, len(draws)) for i, count in enumerate(plan.site_counts)
+        )
         return MixtureResponse(
             sites=sites,
             volume_per_site=_q(total_volume / sites, "mL"),
@@ -395,7 +395,9 @@ class _Planner:
             total_dose=_q(line.total_dose, "mg"),
             prior_dose=_q(line.prior_dose, "mg") if line.prior_dose else None,
             max_dose=None if limit is None else _q(limit.mg, "mg", ROUND_FLOOR),
-            max_dose_basis=None if limit is None else f"{limit.explanation}; source: {self.formulary.cite(limit.sources)}",
+            max_dose_basis=None
+            if limit is None
+            else f"{limit.explanation}; source: {self.formulary.cite(limit.sources)}",
             max_dose_source=() if limit is None else limit.sources,
             fraction_of_max=_fraction(line.fraction),
             group=agent.group,
@@ -411,7 +413,11 @@ class _Planner:
             agent = line.agent
             strength = display.strength(line.concentration, percent=agent.agent_class in _PERCENT_CLASSES)
             epi = f" with EPINEPHrine {display.epinephrine_ratio(line.epinephrine)}" if line.epinephrine else ""
-            dose = "" if agent.agent_class is AgentClass.DILUENT else f" ({display.amount(volume * line.concentration, 'mg')})"
+            dose = (
+                ""
+                if agent.agent_class is AgentClass.DILUENT
+                else f" ({display.amount(volume * line.concentration, 'mg')})"
+            )
             parts.append(f"{agent.display_name} {strength}{epi} {display.amount(volume, 'mL')}{dose}")
         label = (
             f"Syringe {number + 1} of {of} ({display.amount(syringe.capacity.in_(ML), 'mL')}): "
@@ -438,5 +444,7 @@ def _dosing_weight(weight: DosingWeight | None) -> DosingWeightResult | None:
     if weight is None:
         return None
     return DosingWeightResult(
-        value=float(weight.kg.quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN)), basis=weight.basis, reason=weight.reason
+        value=float(weight.kg.quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN)),
+        basis=weight.basis,
+        reason=weight.reason,
     )

@@ -21,7 +21,13 @@ from .formulary import Condition, DosingWeightRule
 from .units import CM, KG, ML, YEAR, Amount, Unit
 
 __all__ = [
-    "LIMITS",
+    "AGE_YEARS",
+    "HEIGHT_CM",
+    "MAX_COMPONENTS",
+    "MAX_PRIOR_DOSES",
+    "MAX_SITES",
+    "MAX_VOLUME_PER_SITE_ML",
+    "WEIGHT_KG",
     "ComponentRequest",
     "ComponentResult",
     "DosingWeightResult",
@@ -38,17 +44,14 @@ __all__ = [
     "Warning",
 ]
 
-#: Request limits, stated in the OpenAPI document and enforced here.
-LIMITS = {
-    "sites": (1, 50),
-    "components": 8,
-    "prior_doses": 8,
-    "agent_id_length": 64,
-    "weight_kg": (Decimal("0.5"), Decimal(400)),
-    "height_cm": (Decimal(30), Decimal(250)),
-    "age_years": (Decimal(0), Decimal(130)),
-    "volume_per_site_ml": Decimal(20),
-}
+# Request limits, stated in the OpenAPI document and enforced here.
+MAX_SITES = 50
+MAX_COMPONENTS = 8
+MAX_PRIOR_DOSES = 8
+WEIGHT_KG = (Decimal("0.5"), Decimal(400))
+HEIGHT_CM = (Decimal(30), Decimal(250))
+AGE_YEARS = (Decimal(0), Decimal(130))
+MAX_VOLUME_PER_SITE_ML = Decimal(20)
 
 AgentId = Annotated[str, Field(min_length=1, max_length=64, examples=["lidocaine"])]
 
@@ -75,8 +78,8 @@ class ComponentRequest(_Request):
     def _volume_or_dose(self) -> ComponentRequest:
         if (self.volume_per_site is None) == (self.dose_per_site is None):
             raise ValueError("give exactly one of volume_per_site and dose_per_site")
-        if self.volume_per_site is not None and self.volume_per_site.in_(ML) > LIMITS["volume_per_site_ml"]:
-            raise ValueError(f"volume_per_site {self.volume_per_site} is over {LIMITS['volume_per_site_ml']} mL")
+        if self.volume_per_site is not None and self.volume_per_site.in_(ML) > MAX_VOLUME_PER_SITE_ML:
+            raise ValueError(f"volume_per_site {self.volume_per_site} is over {MAX_VOLUME_PER_SITE_ML} mL")
         return self
 
 
@@ -108,20 +111,19 @@ class PatientRequest(_Request):
     @field_validator("weight")
     @classmethod
     def _weight(cls, weight: Amount | None) -> Amount | None:
-        _within(weight, KG, LIMITS["weight_kg"], "weight")
+        _within(weight, KG, WEIGHT_KG, "weight")
         return weight
 
     @field_validator("height")
     @classmethod
     def _height(cls, height: Amount | None) -> Amount | None:
-        _within(height, CM, LIMITS["height_cm"], "height")
+        _within(height, CM, HEIGHT_CM, "height")
         return height
 
     @field_validator("age")
     @classmethod
     def _age(cls, age: Amount | None) -> Amount | None:
-        low, high = LIMITS["age_years"]
-        _within(age, YEAR, (low, high), "age")
+        _within(age, YEAR, AGE_YEARS, "age")
         return age
 
     @field_validator("conditions")
@@ -135,8 +137,8 @@ class PatientRequest(_Request):
 class MixtureRequest(_Request):
     """A trigger point injection mixture to compute and check."""
 
-    sites: Annotated[int, Field(strict=True, ge=1, le=50, description="Number of trigger point sites.")]
-    components: Annotated[list[ComponentRequest], Field(min_length=1, max_length=8)]
+    sites: Annotated[int, Field(strict=True, ge=1, le=MAX_SITES, description="Number of trigger point sites.")]
+    components: Annotated[list[ComponentRequest], Field(min_length=1, max_length=MAX_COMPONENTS)]
     patient: PatientRequest | None = None
     syringe: VolumeField | None = Field(
         None, description="Syringe capacity; default: the smallest that holds the whole mixture."
@@ -144,7 +146,7 @@ class MixtureRequest(_Request):
     dosing_weight: DosingWeightRule | None = Field(
         None, description="Override the formulary's dosing-weight rule for this request."
     )
-    prior_doses: Annotated[list[PriorDose], Field(max_length=8)] = Field(
+    prior_doses: Annotated[list[PriorDose], Field(max_length=MAX_PRIOR_DOSES)] = Field(
         default_factory=list, description="Local anesthetic already given today (counts toward the fractions)."
     )
 
@@ -242,4 +244,3 @@ class MixtureResponse(_Response):
     warnings: tuple[Warning, ...]
     aftercare: tuple[str, ...]
     formulary: FormularyRef
-

@@ -24,7 +24,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import Enum
 from typing import Any, Final
 
@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 #: The application's one pint registry.  Decimal magnitudes keep 0.7 mL x 3 = 2.1 mL.
-ureg: Final = pint.UnitRegistry(non_int_type=Decimal, autoconvert_offset_to_baseunit=False)
+ureg: Final[pint.UnitRegistry[Decimal]] = pint.UnitRegistry(non_int_type=Decimal, autoconvert_offset_to_baseunit=False)
 
 
 class Dimension(Enum):
@@ -293,9 +293,7 @@ def parse_quantity(
             return _checked(Amount(Decimal(1) / denominator, _VOCABULARY["g/mL"]), raw, expect, allow_zero)
         match = _QUANTITY_RE.match(raw)
         if match is None:
-            raise QuantityError(
-                raw, 'is not a quantity: write a number and a unit, e.g. "0.5 mL", "1 %" or "1:200000"'
-            )
+            raise QuantityError(raw, 'is not a quantity: write a number and a unit, e.g. "0.5 mL", "1 %" or "1:200000"')
         number = _decimal_from_text(match["number"], raw)
         unit = _lookup(match["unit"], raw)
     elif isinstance(raw, Mapping):
@@ -315,9 +313,7 @@ def parse_quantity(
 
 def _checked(amount: Amount, raw: object, expect: Dimension, allow_zero: bool) -> Amount:
     if amount.dimension is not expect:
-        raise QuantityError(
-            raw, f"{amount.unit.code} is a {amount.dimension.value}; expected a {expect.value}"
-        )
+        raise QuantityError(raw, f"{amount.unit.code} is a {amount.dimension.value}; expected a {expect.value}")
     if amount.magnitude < 0 or (amount.magnitude == 0 and not allow_zero):
         raise QuantityError(raw, "must be greater than zero" if not allow_zero else "must not be negative")
     return amount

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -18,7 +19,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..units import QuantityError
 from ..errors import (
     ComponentNotComputable,
     ConcentrationNotStocked,
@@ -31,6 +31,7 @@ from ..errors import (
     UnknownAgent,
     UnknownSyringe,
 )
+from ..units import QuantityError
 
 __all__ = ["PROBLEM_JSON", "ProblemResponse", "install", "problem"]
 
@@ -66,13 +67,27 @@ def _private(pointer: str) -> bool:
     return pointer == "/patient" or pointer.startswith("/patient/")
 
 
+def _finite(value: object) -> object:
+    """JSON-safe: NaN and infinities (which JSON cannot carry) become their names."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
 def _shown(value: object) -> object:
-    """The value as sent, shortened so that a huge input never comes back whole."""
+    """The value as sent, JSON-safe and shortened so that a huge input never comes back whole."""
+    value = _finite(value)
     if isinstance(value, str):
         return value if len(value) <= 80 else value[:77] + "..."
     if isinstance(value, (int, float, bool)) or value is None:
         return value
-    text = json.dumps(value, default=str)
+    text = json.dumps(value)
     return value if len(text) <= 200 else text[:197] + "..."
 
 

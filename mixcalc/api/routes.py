@@ -64,7 +64,7 @@ def create_app(formulary: Formulary | None = None) -> FastAPI:
         version=__version__,
         summary="Trigger point injection mixtures: syringe draws, doses, maximum-dose fractions and safety warnings.",
         description=(
-            "Quantities are `{value, unit}` objects with UCUM codes or short strings such as `\"0.5 mL\"`, "
+            'Quantities are `{value, unit}` objects with UCUM codes or short strings such as `"0.5 mL"`, '
             '`"1 %"` (w/v: 10 mg/mL) and `"1:200000"` (1 g in 200,000 mL). '
             "An over-limit plan is a 200 with critical warnings; errors are RFC 9457 problem details. "
             f"Limits: request body {MAX_BODY_BYTES // 1024} KiB, 1-50 sites, 8 components, 8 prior doses, "

@@ -1,0 +1,157 @@
+"""The HTTP contract: status codes, problem details, and the committed OpenAPI file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import EXAMPLE_REQUEST
+from fastapi.testclient import TestClient
+
+from mixcalc import plan_mixture
+from mixcalc.api.openapi import REGENERATE, render, spec
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_committed_openapi_matches_the_app() -> None:
+    committed = (ROOT / "openapi" / "openapi.json").read_text(encoding="utf-8")
+    assert committed == render(spec()), f"openapi/openapi.json is out of date; regenerate it with: {REGENERATE}"
+
+
+def test_example_request_gives_the_documented_answer(client: TestClient) -> None:
+    r = client.post("/v1/mixtures", json=EXAMPLE_REQUEST)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    by_agent = {c["agent"]: c for c in body["components"]}
+    assert by_agent["lidocaine"]["total_dose"] == {"value": 30.0, "unit": "mg"}
+    assert by_agent["bupivacaine"]["total_dose"] == {"value": 7.5, "unit": "mg"}
+    # 10 mg/site of 40 mg/mL is 1.5 mL for 6 sites; a 10 mL syringe reads 0.2 mL steps,
+    # so 1.4 mL is drawn (an exact half goes down) and 56 mg is what is delivered.
+    assert by_agent["triamcinolone-acetonide"]["total_volume"] == {"value": 1.4, "unit": "mL"}
+    assert by_agent["triamcinolone-acetonide"]["total_dose"] == {"value": 56.0, "unit": "mg"}
+    assert body["local_anesthetic_fraction"] == pytest.approx(30 / 300 + 7.5 / 175, abs=1e-4)
+    assert body["syringes"][0]["capacity"] == {"value": 10.0, "unit": "mL"}
+    assert {w["code"] for w in body["warnings"]} >= {"volume_rounded", "off_label_mixture"}
+
+
+def test_http_answer_equals_the_python_entry_point(client: TestClient) -> None:
+    r = client.post("/v1/mixtures", json=EXAMPLE_REQUEST)
+    assert r.status_code == 200, r.text
+    assert r.json() == json.loads(plan_mixture(EXAMPLE_REQUEST).model_dump_json())
+
+
+def test_over_limit_plan_is_200_with_a_critical_warning(client: TestClient) -> None:
+    body = {
+        "sites": 10,
+        "components": [{"agent": "lidocaine", "concentration": "2 %", "volume_per_site": "2 mL"}],
+        "patient": {"weight": "50 kg"},
+    }
+    r = client.post("/v1/mixtures", json=body)
+    assert r.status_code == 200, r.text
+    critical = [w for w in r.json()["warnings"] if w["severity"] == "critical"]
+    assert [w["code"] for w in critical] == ["max_dose_exceeded"], r.text
+
+
+def _problem(r: Any, status: int) -> dict[str, Any]:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == "application/problem+json", r.text
+    body: dict[str, Any] = r.json()
+    assert {"type", "title", "status", "detail"} <= set(body), r.text
+    assert body["status"] == status
+    return body
+
+
+def _with_component(**changes: Any) -> dict[str, Any]:
+    component = {"agent": "lidocaine", "concentration": "1 %", "volume_per_site": "0.5 mL", **changes}
+    return {"sites": 6, "components": [{k: v for k, v in component.items() if v is not None}]}
+
+
+@pytest.mark.parametrize(
+    ("body", "pointer", "needle"),
+    [
+        (_with_component(agent="lidocain"), "/components/0/agent", "did you mean 'lidocaine'"),
+        (_with_component(concentration="20 %"), "/components/0/concentration", "highest stocked strength"),
+        (_with_component(concentration="1 cc"), "/components/0/concentration", "write mL, not cc"),
+        (_with_component(volume_per_site="5 mg"), "/components/0/volume_per_site", "expected a volume"),
+        (_with_component(dose_per_site="5 mg"), "/components/0", "exactly one of volume_per_site and dose_per_site"),
+        (_with_component(epinephrine="1:50000"), "/components/0/epinephrine", "no lidocaine product"),
+        ({"sites": 0, "components": []}, "/sites", "greater than or equal to 1"),
+        ({"sites": "6", "components": _with_component()["components"]}, "/sites", "valid integer"),
+        ({**_with_component(), "extra": 1}, "/extra", "unknown field"),
+        ({**_with_component(), "syringe": "7 mL"}, "/syringe", "no 7 mL syringe"),
+    ],
+)
+def test_bad_input_is_a_problem_naming_the_field(
+    client: TestClient, body: dict[str, Any], pointer: str, needle: str
+) -> None:
+    problem = _problem(client.post("/v1/mixtures", json=body), 422)
+    items = {item["pointer"]: item for item in problem["errors"]}
+    assert pointer in items, problem
+    assert needle in items[pointer]["detail"], problem
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e308", "-0.5", "0"])
+def test_non_finite_or_non_positive_numbers_are_refused(client: TestClient, number: str) -> None:
+    raw = (
+        '{"sites": 6, "components": [{"agent": "lidocaine", "concentration": "1 %", '
+        f'"volume_per_site": {{"value": {number}, "unit": "mL"}}}}]}}'
+    )
+    r = client.post("/v1/mixtures", content=raw.encode(), headers={"content-type": "application/json"})
+    assert r.status_code in (400, 422), r.text
+    if r.status_code == 422:
+        assert _problem(r, 422)["errors"][0]["pointer"] == "/components/0/volume_per_site"
+
+
+def test_unknown_agent_suggests_the_nearest_id(client: TestClient) -> None:
+    problem = _problem(client.post("/v1/mixtures", json=_with_component(agent="bupivicaine")), 422)
+    assert problem["suggestion"] == "bupivacaine"
+    assert problem["errors"][0]["value"] == "bupivicaine"
+
+
+def test_malformed_json_is_400(client: TestClient) -> None:
+    r = client.post("/v1/mixtures", content=b'{"sites": 6,', headers={"content-type": "application/json"})
+    _problem(r, 400)
+
+
+def test_wrong_content_type_is_415(client: TestClient) -> None:
+    r = client.post("/v1/mixtures", content=b"sites=6", headers={"content-type": "application/x-www-form-urlencoded"})
+    _problem(r, 415)
+
+
+def test_oversized_body_is_413(client: TestClient) -> None:
+    r = client.post("/v1/mixtures", content=b" " * (65 * 1024), headers={"content-type": "application/json"})
+    _problem(r, 413)
+
+
+def test_unknown_route_is_a_404_problem(client: TestClient) -> None:
+    _problem(client.get("/v2/nothing"), 404)
+
+
+def test_patient_values_are_never_echoed(client: TestClient) -> None:
+    body = {**_with_component(), "patient": {"weight": "987 kg", "height": "17 cm", "age": "140 a"}}
+    problem = _problem(client.post("/v1/mixtures", json=body), 422)
+    text = json.dumps(problem)
+    for secret in ("987", "17 cm", "140"):
+        assert secret not in text, text
+    assert {i["pointer"] for i in problem["errors"]} == {"/patient/weight", "/patient/height", "/patient/age"}
+
+
+def test_formulary_endpoint_lists_agents_limits_and_sources(client: TestClient) -> None:
+    r = client.get("/v1/formulary")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    lidocaine = next(a for a in body["agents"] if a["id"] == "lidocaine")
+    assert lidocaine["max_dose"]["plain"]["cap"]["value"] == {"value": 300.0, "unit": "mg"}
+    assert lidocaine["max_dose"]["plain"]["cap"]["source"] == ["S1", "S2"]
+    assert "Xylocaine" in body["sources"]["S1"]["citation"]
+    assert body["name"]
+    assert body["version"]
+
+
+def test_security_headers_on_every_response(client: TestClient) -> None:
+    for r in (client.get("/healthz"), client.get("/nowhere"), client.post("/v1/mixtures", json={})):
+        assert r.headers["x-content-type-options"] == "nosniff", r.headers
+        assert r.headers["cache-control"] == "no-store"
