@@ -11,7 +11,7 @@ from conftest import EXAMPLE_REQUEST
 from fastapi.testclient import TestClient
 
 from mixcalc import plan_mixture
-from mixcalc.api.openapi import REGENERATE, render, spec
+from mixcalc.api.openapi import REGENERATE, formulary_schema, render, spec
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,6 +19,11 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_committed_openapi_matches_the_app() -> None:
     committed = (ROOT / "openapi" / "openapi.json").read_text(encoding="utf-8")
     assert committed == render(spec()), f"openapi/openapi.json is out of date; regenerate it with: {REGENERATE}"
+
+
+def test_committed_formulary_schema_matches_the_models() -> None:
+    committed = (ROOT / "formulary" / "formulary.schema.json").read_text(encoding="utf-8")
+    assert committed == render(formulary_schema()), f"formulary.schema.json is out of date; regenerate: {REGENERATE}"
 
 
 def test_example_request_gives_the_documented_answer(client: TestClient) -> None:

@@ -14,7 +14,9 @@ from typing import Any
 
 from .routes import create_app
 
-__all__ = ["REGENERATE", "render", "spec"]
+from ..formulary import Formulary
+
+__all__ = ["REGENERATE", "formulary_schema", "render", "spec"]
 
 REGENERATE = "python -m mixcalc.api.openapi"
 
@@ -24,6 +26,14 @@ def spec() -> dict[str, Any]:
     return create_app().openapi()
 
 
+def formulary_schema() -> dict[str, Any]:
+    """The JSON Schema of a formulary file (as TOML is read: strings for quantities)."""
+    schema = Formulary.model_json_schema(by_alias=True, mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "mixcalc formulary"
+    return schema
+
+
 def render(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
@@ -31,16 +41,20 @@ def render(document: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = argparse.ArgumentParser(description=__doc__)
     args.add_argument("--check", action="store_true")
-    args.add_argument("--path", default="openapi/openapi.json")
     options = args.parse_args(argv)
-    path = Path(options.path)
-    text = render(spec())
-    if options.check:
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            print(f"{path} is out of date; regenerate it with: {REGENERATE}", file=sys.stderr)
-            return 1
-        return 0
-    path.write_text(text, encoding="utf-8")
+    stale = []
+    for path, document in (
+        (Path("openapi/openapi.json"), spec()),
+        (Path("formulary/formulary.schema.json"), formulary_schema()),
+    ):
+        text = render(document)
+        if not options.check:
+            path.write_text(text, encoding="utf-8")
+        elif not path.exists() or path.read_text(encoding="utf-8") != text:
+            stale.append(str(path))
+    if stale:
+        print(f"{', '.join(stale)} out of date; regenerate with: {REGENERATE}", file=sys.stderr)
+        return 1
     return 0
 
 
