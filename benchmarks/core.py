@@ -45,7 +45,10 @@ def main() -> None:
     options.add_argument("--runs", type=int, default=5)
     args = options.parse_args()
     print(f"machine: {platform.machine()} {platform.python_implementation()} {platform.python_version()}")
-    for label, validate in (("request dict -> answer (validation included)", True), ("validated request -> answer", False)):
+    for label, validate in (
+        ("request dict -> answer (validation included)", True),
+        ("validated request -> answer", False),
+    ):
         rates = [rate(args.seconds, validate) for _ in range(args.runs)]
         print(
             f"{label}: median {statistics.median(rates):,.0f} plans/s "

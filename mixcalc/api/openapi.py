@@ -12,9 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .routes import create_app
-
 from ..formulary import Formulary
+from .routes import create_app
 
 __all__ = ["REGENERATE", "formulary_schema", "render", "spec"]
 
