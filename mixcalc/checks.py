@@ -14,7 +14,8 @@ from typing import Literal
 
 from . import display
 from .dosing import DosingWeight, MaxDose, PatientFacts
-from .formulary import Agent, AgentClass, Formulary, Group
+from .formulary import Agent, AgentClass, Form, Formulary, Group, Selector
+from .units import DAY, MG_PER_ML
 
 __all__ = ["Assessment", "Finding", "GroupLoad", "Line", "findings"]
 
@@ -44,6 +45,13 @@ class Line:
     total_dose: Decimal  # mg delivered, after rounding
     prior_dose: Decimal  # mg already given today
     max_dose: MaxDose | None
+    form: Form | None = None
+    #: What the product used contains (from its form and its epinephrine product).
+    contains: frozenset[str] = frozenset()
+
+    def may_contain(self, what: str) -> bool:
+        """True when the form is not given and some form of the agent contains ``what``."""
+        return self.form is None and any(what in f.contains for f in self.agent.forms)
 
     @property
     def fraction(self) -> Decimal | None:
@@ -254,6 +262,131 @@ def off_label_mixture_rule(a: Assessment) -> Iterator[Finding]:
         )
 
 
+def _concerned(selector: Selector, lines: Sequence[Line]) -> list[tuple[Line, bool]]:
+    """The lines a selector concerns, each with True when only possibly (form unknown)."""
+    found = []
+    for line in lines:
+        agent = line.agent
+        if selector.agents and agent.id not in selector.agents:
+            continue
+        if selector.agent_class and agent.agent_class not in selector.agent_class:
+            continue
+        if selector.family and agent.family not in selector.family:
+            continue
+        if selector.contains:
+            if any(c in line.contains for c in selector.contains):
+                found.append((line, False))
+            elif any(line.may_contain(c) for c in selector.contains):
+                found.append((line, True))
+            continue
+        found.append((line, False))
+    return found
+
+
+def condition_rule(a: Assessment) -> Iterator[Finding]:
+    for rule in a.formulary.conditions:
+        if rule.condition not in a.patient.conditions:
+            continue
+        concerned = _concerned(rule.concerns, a.lines)
+        certain = tuple(line.agent.id for line, maybe in concerned if not maybe)
+        possible = tuple(line.agent.id for line, maybe in concerned if maybe)
+        if certain:
+            yield Finding(rule.code, rule.severity, certain, f"{rule.message} ({', '.join(certain)})", rule.source)
+        if possible:
+            yield Finding(
+                rule.code,
+                "warning",
+                possible,
+                f"{rule.message.split(':')[0]}: some forms of {', '.join(possible)} do; "
+                "confirm the product used is free of it (give the component's form)",
+                rule.source,
+            )
+
+
+def population_rule(a: Assessment) -> Iterator[Finding]:
+    age = a.patient.age_days
+    if age is None:
+        return
+    for rule in a.formulary.populations:
+        if rule.age_below is not None and not age < rule.age_below.in_(DAY):
+            continue
+        if rule.age_above is not None and not age > rule.age_above.in_(DAY):
+            continue
+        concerned = tuple(line.agent.id for line, _ in _concerned(rule.concerns, a.lines))
+        if concerned:
+            yield Finding(rule.code, rule.severity, concerned, f"{rule.message} ({', '.join(concerned)})", rule.source)
+
+
+def incompatibility_rule(a: Assessment) -> Iterator[Finding]:
+    present = [line.agent.id for line in a.lines]
+    for pair in a.formulary.incompatibilities:
+        first, second = pair.agents
+        if first not in present:
+            continue
+        partners = [p for p in present if p != first] if second == "*" else [second] if second in present else []
+        if partners:
+            yield Finding("incompatible_mixture", pair.severity, (first, *partners), pair.message, pair.source)
+
+
+def flocculation_rule(a: Assessment) -> Iterator[Finding]:
+    depots = tuple(line.agent.id for line in a.lines if line.agent.depot)
+    if not depots:
+        return
+    preserved = tuple(
+        line.agent.id
+        for line in a.lines
+        if line.agent.agent_class is AgentClass.LOCAL_ANESTHETIC and "paraben" in line.contains
+    )
+    maybe = tuple(
+        line.agent.id
+        for line in a.lines
+        if line.agent.agent_class is AgentClass.LOCAL_ANESTHETIC and line.may_contain("paraben")
+    )
+    if preserved:
+        yield Finding(
+            "preservative_flocculation",
+            "warning",
+            (*preserved, *depots),
+            f"paraben-preserved (multi-dose) {', '.join(preserved)} with depot steroid {', '.join(depots)} "
+            "may flocculate: use a preservative-free (MPF) local anesthetic",
+            ("S34",),
+        )
+    elif maybe:
+        yield Finding(
+            "preservative_flocculation",
+            "info",
+            (*maybe, *depots),
+            f"with depot steroid {', '.join(depots)}, use preservative-free (MPF) {', '.join(maybe)}: "
+            "paraben-preserved multi-dose vials may flocculate",
+            ("S34",),
+        )
+
+
+def route_rule(a: Assessment) -> Iterator[Finding]:
+    wanted = set(a.formulary.policy.tpi_routes)
+    for line in a.lines:
+        for label in line.agent.routes:
+            if line.concentration not in {s.in_(MG_PER_ML) for s in label.strengths}:
+                continue
+            if not wanted & set(label.routes) or wanted & set(label.not_for):
+                strength = display.amount(line.concentration, "mg/mL")
+                excluded = f"; not for {', '.join(label.not_for)}" if label.not_for else ""
+                yield Finding(
+                    "route_not_labeled",
+                    "warning",
+                    (line.agent.id,),
+                    f"{line.agent.display_name} {strength} is labeled for {', '.join(label.routes)}{excluded}: "
+                    "not labeled for trigger point (intramuscular / soft-tissue) injection",
+                    label.source,
+                )
+
+
+def notice_rule(a: Assessment) -> Iterator[Finding]:
+    for line in a.lines:
+        for notice in line.agent.notices:
+            yield Finding(notice.code, notice.severity, (line.agent.id,), notice.message, notice.source)
+
+
 _PERCENT = frozenset({AgentClass.LOCAL_ANESTHETIC, AgentClass.DILUENT})
 
 RULES: tuple[Rule, ...] = (
@@ -265,6 +398,12 @@ RULES: tuple[Rule, ...] = (
     concentration_rule,
     rounding_rule,
     off_label_mixture_rule,
+    condition_rule,
+    population_rule,
+    incompatibility_rule,
+    flocculation_rule,
+    route_rule,
+    notice_rule,
 )
 
 

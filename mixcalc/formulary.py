@@ -149,12 +149,47 @@ class MaxDose(_Frozen):
 class EpinephrineProduct(_Frozen):
     strengths: Annotated[tuple[ConcentrationField, ...], Field(min_length=1)]
     epinephrine: ConcentrationField
+    contains: tuple[str, ...] = ()
     source: Annotated[tuple[str, ...], Field(min_length=1)]
 
     @field_validator("source", mode="before")
     @classmethod
     def _one_or_many(cls, value: object) -> object:
         return (value,) if isinstance(value, str) else value
+
+
+Severity = Literal["info", "warning", "critical"]
+
+
+class Form(_Frozen):
+    """A product form of an agent (e.g. preservative-free single-dose, multi-dose vial)
+    and what it contains that matters for allergies and mixing (``paraben``, ``sulfite``,
+    ``benzyl-alcohol``)."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]
+    contains: tuple[str, ...] = ()
+    source: Annotated[tuple[str, ...], Field(min_length=1)]
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return (value,) if isinstance(value, str) else value
+
+
+class RouteLabel(_Cited):
+    """The labeled routes of some strengths of an agent, and routes the label excludes."""
+
+    strengths: Annotated[tuple[ConcentrationField, ...], Field(min_length=1)]
+    routes: Annotated[tuple[str, ...], Field(min_length=1)]
+    not_for: tuple[str, ...] = ()
+
+
+class Notice(_Cited):
+    """A warning that comes with an agent whenever it is used (off-label use, boxed warnings)."""
+
+    code: Annotated[str, Field(pattern=r"^[a-z][a-z_]*$")]
+    severity: Severity
+    message: Annotated[str, Field(min_length=1)]
 
 
 class Agent(_Frozen):
@@ -169,6 +204,10 @@ class Agent(_Frozen):
     strengths: Annotated[tuple[ConcentrationField, ...], Field(min_length=1)]
     epinephrine_products: tuple[EpinephrineProduct, ...] = ()
     max_dose: MaxDose | None = None
+    forms: tuple[Form, ...] = ()
+    routes: tuple[RouteLabel, ...] = ()
+    depot: bool = False
+    notices: tuple[Notice, ...] = ()
     note: str | None = None
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, arbitrary_types_allowed=True)
@@ -195,6 +234,45 @@ class Agent(_Frozen):
     @cached_property
     def strengths_mg_per_ml(self) -> frozenset[Decimal]:
         return frozenset(s.in_(MG_PER_ML) for s in self.strengths)
+
+
+class Selector(_Frozen):
+    """Which components a rule concerns; an empty selector concerns every component."""
+
+    agents: tuple[str, ...] = ()
+    agent_class: tuple[AgentClass, ...] = ()
+    family: tuple[Literal["amide", "ester"], ...] = ()
+    contains: tuple[str, ...] = ()
+
+
+class ConditionRule(_Cited):
+    """What a patient condition means for the components it concerns (CLINICAL.md s. 10)."""
+
+    condition: Condition
+    code: Annotated[str, Field(pattern=r"^[a-z][a-z_]*$")]
+    severity: Severity
+    message: Annotated[str, Field(min_length=1)]
+    concerns: Selector = Selector()
+
+
+class PopulationRule(_Cited):
+    """A warning for an age band (CLINICAL.md section 4)."""
+
+    code: Annotated[str, Field(pattern=r"^[a-z][a-z_]*$")]
+    severity: Severity
+    message: Annotated[str, Field(min_length=1)]
+    age_below: AgeField | None = None
+    age_above: AgeField | None = None
+    concerns: Selector = Selector()
+
+
+class Incompatibility(_Cited):
+    """Two agents that should not share a syringe (CLINICAL.md section 9); ``"*"`` as the
+    second agent means any other component."""
+
+    agents: Annotated[tuple[str, str], Field()]
+    severity: Severity
+    message: Annotated[str, Field(min_length=1)]
 
 
 class Group(_Cited):
@@ -234,6 +312,9 @@ class Policy(_Frozen):
     dosing_weight: DosingWeightRule = "lean_when_obese"
     combination: CombinationRule = "additive"
     default_syringe: VolumeField
+    #: A product is labeled for TPI when it is labeled for one of these routes and its
+    #: label excludes none of them.
+    tpi_routes: tuple[str, ...] = ("intramuscular", "soft-tissue")
     basis: Basis = Basis.POLICY
     note: str | None = None
 
@@ -247,6 +328,9 @@ class Formulary(_Frozen):
     agents: Annotated[tuple[Agent, ...], Field(min_length=1)]
     syringes: Annotated[tuple[Syringe, ...], Field(min_length=1)]
     epinephrine: EpinephrineLimit
+    conditions: tuple[ConditionRule, ...] = ()
+    populations: tuple[PopulationRule, ...] = ()
+    incompatibilities: tuple[Incompatibility, ...] = ()
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Formulary:
@@ -262,6 +346,15 @@ class Formulary(_Frozen):
             for source in cited:
                 if source not in self.sources:
                     raise ValueError(f"{where} cites unknown source {source!r}")
+        known = {*ids, "*"}
+        for selector in [r.concerns for r in self.conditions] + [r.concerns for r in self.populations]:
+            for agent_id in selector.agents:
+                if agent_id not in known:
+                    raise ValueError(f"a rule names unknown agent {agent_id!r}")
+        for pair in self.incompatibilities:
+            for agent_id in pair.agents:
+                if agent_id not in known:
+                    raise ValueError(f"incompatibility names unknown agent {agent_id!r}")
         capacities = [s.capacity.in_(ML) for s in self.syringes]
         if len(set(capacities)) != len(capacities):
             raise ValueError("two syringes have the same capacity")
@@ -283,6 +376,12 @@ class Formulary(_Frozen):
                             found.append((f"agent {agent.id!r} max_dose.{kind}.per_kg", rule.per_kg.source))
                 for r in agent.max_dose.restrictions:
                     found.append((f"agent {agent.id!r} restriction", r.source))
+            found += [(f"agent {agent.id!r} form {f.id!r}", f.source) for f in agent.forms]
+            found += [(f"agent {agent.id!r} routes", r.source) for r in agent.routes]
+            found += [(f"agent {agent.id!r} notice {n.code!r}", n.source) for n in agent.notices]
+        found += [(f"condition rule {r.condition.value!r}", r.source) for r in self.conditions]
+        found += [(f"population rule {r.code!r}", r.source) for r in self.populations]
+        found += [(f"incompatibility {'+'.join(r.agents)}", r.source) for r in self.incompatibilities]
         found += [(f"group {g.id!r}", g.source) for g in self.groups]
         found += [(f"syringe {s.capacity}", s.source) for s in self.syringes]
         found.append(("epinephrine", self.epinephrine.source))

@@ -24,7 +24,7 @@ from .errors import (
     EpinephrineNotStocked,
     UnknownAgent,
 )
-from .formulary import Agent, AgentClass, Formulary, default_formulary
+from .formulary import Agent, AgentClass, Form, Formulary, default_formulary
 from .mixture import SyringePlan, choose_syringes, draw_volumes
 from .schema import (
     ComponentRequest,
@@ -129,6 +129,28 @@ class _Planner:
             available,
         )
 
+    def _form(self, index: int, agent: Agent, component: ComponentRequest) -> Form | None:
+        if component.form is None:
+            return None
+        for form in agent.forms:
+            if form.id == component.form:
+                return form
+        known = ", ".join(f.id for f in agent.forms) or "none listed"
+        raise ComponentNotComputable(
+            f"/components/{index}/form", component.form, f"{agent.id} has no form {component.form!r}; forms: {known}"
+        )
+
+    @staticmethod
+    def _contains(agent: Agent, form: Form | None, strength: Decimal, epinephrine: Decimal | None) -> frozenset[str]:
+        found = set(form.contains) if form is not None else set()
+        if epinephrine is not None:
+            for product in agent.epinephrine_products:
+                if product.epinephrine.in_(MG_PER_ML) == epinephrine and strength in {
+                    s.in_(MG_PER_ML) for s in product.strengths
+                }:
+                    found.update(product.contains)
+        return frozenset(found)
+
     def _volume_per_site(self, index: int, agent: Agent, component: ComponentRequest, strength: Decimal) -> Decimal:
         if component.volume_per_site is not None:
             return component.volume_per_site.in_(ML)
@@ -176,6 +198,7 @@ class _Planner:
         agents: list[Agent] = []
         stock: list[tuple[Decimal, Decimal | None, bool]] = []
         volumes: list[Decimal] = []
+        forms: list[Form | None] = []
         seen: set[str] = set()
         for index, component in enumerate(request.components):
             agent = self._agent(f"/components/{index}/agent", component.agent)
@@ -184,6 +207,7 @@ class _Planner:
             seen.add(agent.id)
             strength, nonstandard = self._concentration(index, agent, component)
             epinephrine = self._epinephrine(index, agent, component, strength)
+            forms.append(self._form(index, agent, component))
             agents.append(agent)
             stock.append((strength, epinephrine, nonstandard))
             volumes.append(self._volume_per_site(index, agent, component, strength))
@@ -216,6 +240,8 @@ class _Planner:
                     total_dose=total_volume * strength,
                     prior_dose=prior.get(agent.id, Decimal(0)),
                     max_dose=limits[index],
+                    form=forms[index],
+                    contains=self._contains(agent, forms[index], strength, epinephrine),
                 )
             )
             rounded.append((agent.id, volumes[index] * sites, total_volume))

@@ -73,6 +73,9 @@ class ComponentRequest(_Request):
     epinephrine: ConcentrationField | None = Field(
         None, description='Choose the epinephrine-containing product, e.g. "1:200000".'
     )
+    form: Annotated[str, Field(max_length=64, pattern=r"^[a-z][a-z0-9-]*$")] | None = Field(
+        None, description='The product form used, e.g. "preservative-free" (MPF) or "multi-dose" (see the formulary).'
+    )
 
     @model_validator(mode="after")
     def _volume_or_dose(self) -> ComponentRequest:
