@@ -67,7 +67,8 @@ def plan_mixture(request: MixtureRequest | Mapping[str, Any], formulary: Formula
 
 
 def _q(value: Decimal, unit: str, rounding: str = ROUND_HALF_EVEN) -> Quantity:
-    return Quantity(value=float(value.quantize(_AMOUNT_PLACES, rounding=rounding)), unit=unit)
+    # Built without re-validation: both fields are made here from checked Decimals.
+    return Quantity.model_construct(value=float(value.quantize(_AMOUNT_PLACES, rounding=rounding)), unit=unit)
 
 
 def _fraction(value: Decimal | None) -> float | None:

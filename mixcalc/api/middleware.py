@@ -36,11 +36,13 @@ class _TooLarge(Exception):
 
 
 class BodyLimit:
-    """Refuses bodies over ``max_bytes`` (413) and POST bodies that are not JSON (415)."""
+    """Refuses bodies over ``max_bytes`` (413), and POST bodies that are not JSON (415) on
+    ``json_paths``; other methods and paths go on to the router (404, 405)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, json_paths: frozenset[str]) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.json_paths = json_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in {"POST", "PUT", "PATCH"}:
@@ -48,7 +50,8 @@ class BodyLimit:
             return
         headers = dict(scope["headers"])
         media = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        if media != b"application/json" and not (media.startswith(b"application/") and media.endswith(b"+json")):
+        is_json = media == b"application/json" or (media.startswith(b"application/") and media.endswith(b"+json"))
+        if scope["method"] == "POST" and scope["path"] in self.json_paths and not is_json:
             await _send_problem(
                 send, 415, "unsupported-media-type", "Unsupported media type", "send the body as application/json"
             )

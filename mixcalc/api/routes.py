@@ -73,7 +73,7 @@ def create_app(formulary: Formulary | None = None) -> FastAPI:
         openapi_url="/openapi.json",
     )
     install(app)
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, json_paths=frozenset({"/v1/mixtures"}))
     app.add_middleware(SecurityHeaders)
     app.state.formulary = formulary
 
