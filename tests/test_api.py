@@ -160,3 +160,32 @@ def test_security_headers_on_every_response(client: TestClient) -> None:
     for r in (client.get("/healthz"), client.get("/nowhere"), client.post("/v1/mixtures", json={})):
         assert r.headers["x-content-type-options"] == "nosniff", r.headers
         assert r.headers["cache-control"] == "no-store"
+
+
+def test_logs_carry_no_request_body_or_patient_data(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
+    body = {**_with_component(), "patient": {"weight": "83.7 kg", "height": "171.3 cm", "age": "57 a"}}
+    assert client.post("/v1/mixtures", json=body).status_code == 200
+    bad = {**_with_component(), "patient": {"weight": "483.7 kg"}}
+    assert client.post("/v1/mixtures", json=bad).status_code == 422
+    for secret in ("83.7", "171.3", "57 a", "483.7", "lidocaine"):
+        assert secret not in caplog.text, caplog.text
+
+
+def test_an_unexpected_failure_is_a_bare_500_problem(
+    formulary: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from mixcalc.api import create_app, routes
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("weight 83.7 kg leaked")
+
+    monkeypatch.setattr(routes, "plan_mixture", broken)
+    with TestClient(create_app(formulary), raise_server_exceptions=False) as broken_client:
+        r = broken_client.post("/v1/mixtures", json=_with_component())
+    problem = _problem(r, 500)
+    assert "83.7" not in r.text
+    assert "Traceback" not in r.text
+    assert problem["title"] == "Internal error"
+    assert "83.7" not in caplog.text
+    assert "RuntimeError" in caplog.text
