@@ -82,6 +82,16 @@ DosingWeightRule = Literal["total", "ideal", "adjusted", "lean", "lean_when_obes
 CombinationRule = Literal["additive", "most_toxic"]
 
 
+class Misplaced(ValueError):
+    """Raised inside formulary validation for a fault found across entries; ``key`` is
+    where it lies, so the loader can name it."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        self.key = key
+        self.problem = problem
+        super().__init__(problem)
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
@@ -146,16 +156,10 @@ class MaxDose(_Frozen):
     restrictions: tuple[Restriction, ...] = ()
 
 
-class EpinephrineProduct(_Frozen):
+class EpinephrineProduct(_Cited):
     strengths: Annotated[tuple[ConcentrationField, ...], Field(min_length=1)]
     epinephrine: ConcentrationField
     contains: tuple[str, ...] = ()
-    source: Annotated[tuple[str, ...], Field(min_length=1)]
-
-    @field_validator("source", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: object) -> object:
-        return (value,) if isinstance(value, str) else value
 
 
 Severity = Literal["info", "warning", "critical"]
@@ -283,16 +287,10 @@ class Group(_Cited):
     code: Annotated[str, Field(pattern=r"^[a-z][a-z_]*$")]
 
 
-class Syringe(_Frozen):
+class Syringe(_Cited):
     capacity: VolumeField
     graduation: VolumeField
     dead_space: VolumeField
-    source: Annotated[tuple[str, ...], Field(min_length=1)]
-
-    @field_validator("source", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: object) -> object:
-        return (value,) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _graduation_divides(self) -> Syringe:
@@ -334,58 +332,70 @@ class Formulary(_Frozen):
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Formulary:
-        ids = [a.id for a in self.agents]
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
-        if duplicates:
-            raise ValueError(f"duplicate agent id(s): {', '.join(duplicates)}")
-        group_ids = {g.id for g in self.groups}
-        for agent in self.agents:
+        seen: set[str] = set()
+        for i, agent in enumerate(self.agents):
+            key = f"agents[{i}:{agent.id}]"
+            if agent.id in seen:
+                raise Misplaced(key, f"duplicate agent id {agent.id!r}")
+            seen.add(agent.id)
+        group_ids: set[str] = set()
+        for i, group in enumerate(self.groups):
+            if group.id in group_ids:
+                raise Misplaced(f"groups[{i}:{group.id}]", f"duplicate group id {group.id!r}")
+            group_ids.add(group.id)
+        for i, agent in enumerate(self.agents):
             if agent.group is not None and agent.group not in group_ids:
-                raise ValueError(f"agent {agent.id!r} names unknown group {agent.group!r}")
-        for where, cited in self._citations():
-            for source in cited:
-                if source not in self.sources:
-                    raise ValueError(f"{where} cites unknown source {source!r}")
-        known = {*ids, "*"}
-        for selector in [r.concerns for r in self.conditions] + [r.concerns for r in self.populations]:
+                raise Misplaced(f"agents[{i}:{agent.id}].group", f"unknown group {agent.group!r}")
+        known = {*seen, "*"}
+        selectors = [(f"conditions[{i}]", r.concerns) for i, r in enumerate(self.conditions)]
+        selectors += [(f"populations[{i}]", r.concerns) for i, r in enumerate(self.populations)]
+        for where, selector in selectors:
             for agent_id in selector.agents:
                 if agent_id not in known:
-                    raise ValueError(f"a rule names unknown agent {agent_id!r}")
-        for pair in self.incompatibilities:
+                    raise Misplaced(f"{where}.concerns.agents", f"unknown agent {agent_id!r}")
+        for i, pair in enumerate(self.incompatibilities):
             for agent_id in pair.agents:
                 if agent_id not in known:
-                    raise ValueError(f"incompatibility names unknown agent {agent_id!r}")
-        capacities = [s.capacity.in_(ML) for s in self.syringes]
-        if len(set(capacities)) != len(capacities):
-            raise ValueError("two syringes have the same capacity")
+                    raise Misplaced(f"incompatibilities[{i}].agents", f"unknown agent {agent_id!r}")
+        for key, cited in self._citations():
+            for source in cited:
+                if source not in self.sources:
+                    raise Misplaced(f"{key}.source", f"unknown source {source!r}")
+        capacities: set[Decimal] = set()
+        for i, syringe in enumerate(self.syringes):
+            if syringe.capacity.in_(ML) in capacities:
+                raise Misplaced(f"syringes[{i}]", f"two syringes have the same capacity ({syringe.capacity})")
+            capacities.add(syringe.capacity.in_(ML))
         if self.policy.default_syringe.in_(ML) not in capacities:
-            raise ValueError(f"policy.default_syringe {self.policy.default_syringe} is not a listed syringe")
+            raise Misplaced("policy.default_syringe", f"{self.policy.default_syringe} is not a listed syringe")
         return self
 
     def _citations(self) -> list[tuple[str, tuple[str, ...]]]:
+        """(key, source ids) for everything in the file that cites sources."""
         found: list[tuple[str, tuple[str, ...]]] = []
-        for agent in self.agents:
-            for product in agent.epinephrine_products:
-                found.append((f"agent {agent.id!r} epinephrine product", product.source))
+        for i, agent in enumerate(self.agents):
+            at = f"agents[{i}:{agent.id}]"
+            found += [(f"{at}.epinephrine_products[{j}]", p.source) for j, p in enumerate(agent.epinephrine_products)]
             if agent.max_dose is not None:
                 for kind in ("plain", "epinephrine"):
                     rule = getattr(agent.max_dose, kind)
                     if rule is not None:
-                        found.append((f"agent {agent.id!r} max_dose.{kind}.cap", rule.cap.source))
+                        found.append((f"{at}.max_dose.{kind}.cap", rule.cap.source))
                         if rule.per_kg is not None:
-                            found.append((f"agent {agent.id!r} max_dose.{kind}.per_kg", rule.per_kg.source))
-                for r in agent.max_dose.restrictions:
-                    found.append((f"agent {agent.id!r} restriction", r.source))
-            found += [(f"agent {agent.id!r} form {f.id!r}", f.source) for f in agent.forms]
-            found += [(f"agent {agent.id!r} routes", r.source) for r in agent.routes]
-            found += [(f"agent {agent.id!r} notice {n.code!r}", n.source) for n in agent.notices]
-        found += [(f"condition rule {r.condition.value!r}", r.source) for r in self.conditions]
-        found += [(f"population rule {r.code!r}", r.source) for r in self.populations]
-        found += [(f"incompatibility {'+'.join(r.agents)}", r.source) for r in self.incompatibilities]
-        found += [(f"group {g.id!r}", g.source) for g in self.groups]
-        found += [(f"syringe {s.capacity}", s.source) for s in self.syringes]
+                            found.append((f"{at}.max_dose.{kind}.per_kg", rule.per_kg.source))
+                found += [
+                    (f"{at}.max_dose.restrictions[{j}]", r.source) for j, r in enumerate(agent.max_dose.restrictions)
+                ]
+            found += [(f"{at}.forms[{j}]", f.source) for j, f in enumerate(agent.forms)]
+            found += [(f"{at}.routes[{j}]", r.source) for j, r in enumerate(agent.routes)]
+            found += [(f"{at}.notices[{j}]", n.source) for j, n in enumerate(agent.notices)]
+        found += [(f"conditions[{i}]", r.source) for i, r in enumerate(self.conditions)]
+        found += [(f"populations[{i}]", r.source) for i, r in enumerate(self.populations)]
+        found += [(f"incompatibilities[{i}]", r.source) for i, r in enumerate(self.incompatibilities)]
+        found += [(f"groups[{i}:{g.id}]", g.source) for i, g in enumerate(self.groups)]
+        found += [(f"syringes[{i}]", s.source) for i, s in enumerate(self.syringes)]
         found.append(("epinephrine", self.epinephrine.source))
-        found += [("epinephrine restriction", r.source) for r in self.epinephrine.restrictions]
+        found += [(f"epinephrine.restrictions[{i}]", r.source) for i, r in enumerate(self.epinephrine.restrictions)]
         return found
 
     # Look-ups used per request: built once per formulary.
@@ -439,11 +449,15 @@ def parse_formulary(text: str, path: str) -> Formulary:
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         problem = first["msg"].removeprefix("Value error, ")
+        key = _key(first["loc"], data)
+        cause = (first.get("ctx") or {}).get("error")
+        if isinstance(cause, Misplaced):
+            key, problem = cause.key, cause.problem
         if first["type"] == "extra_forbidden":
             problem = "unknown key"
         count = exc.error_count()
         more = f" (and {count - 1} more problem{'s' if count > 2 else ''})" if count > 1 else ""
-        raise FormularyError(path, _key(first["loc"], data), problem + more) from None
+        raise FormularyError(path, key, problem + more) from None
     # Build the per-request look-ups now, at start-up, not on the first request.
     _ = formulary.agents_by_id, formulary.groups_by_id, formulary.syringes_by_capacity
     for agent in formulary.agents:
