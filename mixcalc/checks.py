@@ -53,11 +53,26 @@ class Line:
         """True when the form is not given and some form of the agent contains ``what``."""
         return self.form is None and any(what in f.contains for f in self.agent.forms)
 
+    sites: int = 1
+
     @property
     def fraction(self) -> Decimal | None:
+        """(delivered dose + prior dose) / maximum: what the answer reports."""
         if self.max_dose is None:
             return None
         return (self.total_dose + self.prior_dose) / self.max_dose.mg
+
+    @property
+    def checked_dose(self) -> Decimal:
+        """The larger of the dose asked for and the dose delivered after rounding, plus
+        the prior dose: warnings judge this, so that rounding down to a coarse
+        graduation never hides a warning the plan as asked deserves."""
+        asked = self.requested_volume_per_site * self.sites * self.concentration
+        return max(asked, self.total_dose) + self.prior_dose
+
+    @property
+    def checked_fraction(self) -> Decimal | None:
+        return None if self.max_dose is None else self.checked_dose / self.max_dose.mg
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +81,8 @@ class GroupLoad:
     rule: Literal["additive", "most_toxic"]
     fraction: Decimal
     agents: tuple[str, ...]
+    #: The same load on each member's checked dose (see ``Line.checked_dose``).
+    checked_fraction: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,11 +110,11 @@ def _pct(fraction: Decimal) -> str:
 def max_dose_rule(a: Assessment) -> Iterator[Finding]:
     threshold = a.formulary.policy.near_limit_threshold
     for line in a.lines:
-        fraction = line.fraction
+        fraction = line.checked_fraction
         if fraction is None or line.max_dose is None:
             continue
         name = line.agent.display_name
-        given = display.amount(line.total_dose + line.prior_dose, "mg")
+        given = display.amount(line.checked_dose, "mg")
         limit = display.amount(line.max_dose.mg, "mg")
         prior = f" (including {display.amount(line.prior_dose, 'mg')} given earlier today)" if line.prior_dose else ""
         if fraction > 1:
@@ -125,21 +142,21 @@ def group_rule(a: Assessment) -> Iterator[Finding]:
             continue  # a single agent's own rule already speaks for it
         name = load.group.name.lower()
         how = "sum of fractions" if load.rule == "additive" else "whole mixture as the most toxic agent"
-        if load.fraction > 1:
+        if load.checked_fraction > 1:
             yield Finding(
                 f"combined_{load.group.code}_exceeded",
                 "critical",
                 load.agents,
-                f"combined {name} load is {_pct(load.fraction)} of the maximum ({how}), "
+                f"combined {name} load is {_pct(load.checked_fraction)} of the maximum ({how}), "
                 "even if each agent alone is under its own",
                 load.group.source,
             )
-        elif load.fraction >= threshold:
+        elif load.checked_fraction >= threshold:
             yield Finding(
                 f"combined_{load.group.code}_near",
                 "warning",
                 load.agents,
-                f"combined {name} load is {_pct(load.fraction)} of the maximum ({how})",
+                f"combined {name} load is {_pct(load.checked_fraction)} of the maximum ({how})",
                 load.group.source,
             )
 
@@ -174,10 +191,10 @@ def restriction_rule(a: Assessment) -> Iterator[Finding]:
     threshold = a.formulary.policy.near_limit_threshold
     for line in a.lines:
         limit = line.max_dose
-        fraction = line.fraction
+        fraction = line.checked_fraction
         if limit is None or fraction is None or not limit.unassessed:
             continue
-        given = line.total_dose + line.prior_dose
+        given = line.checked_dose
         if given / limit.lowest_possible >= threshold > fraction or given / limit.lowest_possible > 1 >= fraction:
             yield Finding(
                 "max_dose_restriction_not_assessed",

@@ -86,10 +86,16 @@ def draw_volumes(
     ``volumes_per_site``); components whose index is in ``round_down`` are never
     rounded up."""
     graduation = plan.syringe.graduation.in_(ML)
-    return tuple(
-        tuple(
+    capacity = plan.syringe.capacity.in_(ML)
+    syringes = []
+    for count in plan.site_counts:
+        draws = tuple(
             round_to_graduation(volume * count, graduation, down=index in round_down)
             for index, volume in enumerate(volumes_per_site)
         )
-        for count in plan.site_counts
-    )
+        if sum(draws, Decimal(0)) > capacity:
+            # Rounding up overfilled this syringe: every draw rounded down fits, since
+            # the unrounded volumes do.
+            draws = tuple(round_to_graduation(v * count, graduation, down=True) for v in volumes_per_site)
+        syringes.append(draws)
+    return tuple(syringes)

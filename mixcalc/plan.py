@@ -237,6 +237,7 @@ class _Planner:
                     epinephrine=epinephrine,
                     nonstandard=nonstandard,
                     requested_volume_per_site=volumes[index],
+                    sites=sites,
                     total_volume=total_volume,
                     total_dose=total_volume * strength,
                     prior_dose=prior.get(agent.id, Decimal(0)),
@@ -300,8 +301,7 @@ class _Planner:
         drawn = [sum((s[i] for s in draws), Decimal(0)) for i in range(len(volumes))]
         before, after = loads(wanted), loads(drawn)
         crossed = any(after[key] > 1 >= before[key] for key in before)
-        overfull = any(sum(syringe, Decimal(0)) > capacity for syringe in draws)
-        if crossed or overfull:
+        if crossed:
             went_up = frozenset(i for i in range(len(volumes)) if drawn[i] > wanted[i])
             draws = draw_volumes(volumes, plan, round_down=went_up)
         for index, agent in enumerate(agents):
@@ -344,10 +344,12 @@ class _Planner:
                 continue
             if rule == "additive":
                 fraction = sum((line.fraction or Decimal(0) for line in members), Decimal(0))
+                checked = sum((line.checked_fraction or Decimal(0) for line in members), Decimal(0))
             else:  # the whole mixture counted as its most toxic agent [S16]
-                dose = sum((line.total_dose + line.prior_dose for line in members), Decimal(0))
-                fraction = dose / min(line.max_dose.mg for line in members if line.max_dose)
-            loads.append(GroupLoad(group, rule, fraction, tuple(line.agent.id for line in members)))
+                smallest = min(line.max_dose.mg for line in members if line.max_dose)
+                fraction = sum((line.total_dose + line.prior_dose for line in members), Decimal(0)) / smallest
+                checked = sum((line.checked_dose for line in members), Decimal(0)) / smallest
+            loads.append(GroupLoad(group, rule, fraction, tuple(line.agent.id for line in members), checked))
         return loads
 
     # -- the answer ------------------------------------------------------------------------
