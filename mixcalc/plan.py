@@ -253,7 +253,7 @@ class _Planner:
             formulary=formulary,
             sites=sites,
             lines=lines,
-            groups=self._group_loads(lines),
+            groups=self._group_loads(lines, prior, weight, patient),
             weight=weight,
             patient=patient,
             epinephrine_total=epinephrine_total,
@@ -335,21 +335,44 @@ class _Planner:
         cap, reason = self._epinephrine_cap(patient)
         return total, cap, reason
 
-    def _group_loads(self, lines: Sequence[Line]) -> list[GroupLoad]:
+    def _group_loads(
+        self,
+        lines: Sequence[Line],
+        prior: Mapping[str, Decimal],
+        weight: DosingWeight | None,
+        patient: PatientFacts,
+    ) -> list[GroupLoad]:
+        """Each group's load.  A dose given earlier today of an agent that is not in this
+        mixture still counts, against that agent's plain maximum for this patient [S55]."""
         rule = self.formulary.policy.combination
+        in_mixture = {line.agent.id for line in lines}
         loads = []
         for group in self.formulary.groups:
             members = [line for line in lines if line.agent.group == group.id and line.max_dose is not None]
-            if not members:
+            earlier: list[tuple[str, Decimal, Decimal]] = []  # agent, dose, maximum
+            for agent_id, dose in prior.items():
+                agent = self.formulary.agents_by_id[agent_id]
+                if agent_id in in_mixture or agent.group != group.id:
+                    continue
+                limit = max_dose(agent, with_epinephrine=False, weight=weight, patient=patient)
+                if limit is not None:
+                    earlier.append((agent_id, dose, limit.mg))
+            if not members and not earlier:
                 continue
             if rule == "additive":
-                fraction = sum((line.fraction or Decimal(0) for line in members), Decimal(0))
-                checked = sum((line.checked_fraction or Decimal(0) for line in members), Decimal(0))
+                before = sum((dose / limit for _, dose, limit in earlier), Decimal(0))
+                fraction = before + sum((line.fraction or Decimal(0) for line in members), Decimal(0))
+                checked = before + sum((line.checked_fraction or Decimal(0) for line in members), Decimal(0))
             else:  # the whole mixture counted as its most toxic agent [S16]
-                smallest = min(line.max_dose.mg for line in members if line.max_dose)
-                fraction = sum((line.total_dose + line.prior_dose for line in members), Decimal(0)) / smallest
-                checked = sum((line.checked_dose for line in members), Decimal(0)) / smallest
-            loads.append(GroupLoad(group, rule, fraction, tuple(line.agent.id for line in members), checked))
+                limits = [line.max_dose.mg for line in members if line.max_dose] + [m for _, _, m in earlier]
+                smallest = min(limits)
+                before = sum((dose for _, dose, _ in earlier), Decimal(0))
+                fraction = (
+                    before + sum((line.total_dose + line.prior_dose for line in members), Decimal(0))
+                ) / smallest
+                checked = (before + sum((line.checked_dose for line in members), Decimal(0))) / smallest
+            agents = tuple(line.agent.id for line in members) + tuple(agent_id for agent_id, _, _ in earlier)
+            loads.append(GroupLoad(group, rule, fraction, agents, checked))
         return loads
 
     # -- the answer ------------------------------------------------------------------------
