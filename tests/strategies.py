@@ -1,0 +1,342 @@
+"""Hypothesis strategies named for clinical meaning, and the test profiles.
+
+Every strategy builds request data in the public JSON shape that
+:func:`mixcalc.plan_mixture` and ``POST /v1/mixtures`` take: quantities are the short
+strings of the quantity grammar (``"0.5 mL"``, ``"1 %"``, ``"1:200000"``), written in one
+canonical form so that a law can re-express them in other units.  Agents, strengths,
+epinephrine products and syringes come from the default formulary, so every generated
+request names only what the formulary stocks.
+
+Generated mixtures are kept computable: volumes per site are multiples of 0.1 mL from
+0.1 to 3 mL (doses are chosen so that the volume they need lies in that range), four
+components at most unless a law asks for more, and a requested syringe is one that
+holds a site and whose graduation is not larger than any component's volume per site.
+The planner may still find a component too small to measure on the syringe it chose, or
+once sites are split over syringes; a law then calls :func:`computable_plan`, which
+rejects the example (``assume(False)``) for exactly that reason and no other.
+
+Profiles (selected by ``$HYPOTHESIS_PROFILE``; ``tests/conftest.py`` calls
+:func:`register_profiles`): ``dev`` (default, quick), ``ci`` (more examples,
+reproducible, no deadline) and ``nightly`` (long).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from hypothesis import HealthCheck, assume, settings
+from hypothesis import strategies as st
+
+from mixcalc import MixtureResponse, plan_mixture
+from mixcalc.errors import ComponentNotComputable, SiteDoesNotFit
+from mixcalc.formulary import AgentClass, Condition, Formulary, default_formulary
+from mixcalc.units import MG_PER_ML, ML
+
+__all__ = [
+    "AGENT_IDS",
+    "LOCAL_ANESTHETIC_IDS",
+    "STOCK",
+    "SYRINGES",
+    "AgentStock",
+    "agent_components",
+    "ages",
+    "component_strength",
+    "component_volume_per_site",
+    "components",
+    "computable_plan",
+    "decimal_text",
+    "doses_per_site",
+    "epinephrine_ratio_text",
+    "heights_cm",
+    "lidocaine_component",
+    "local_anesthetic_components",
+    "magnitude",
+    "mixtures",
+    "patient_weights",
+    "patients",
+    "register_profiles",
+    "sites",
+    "stocked_strength_text",
+    "syringe_capacities",
+    "volumes_per_site",
+]
+
+# --- profiles ---------------------------------------------------------------------------
+
+
+def register_profiles() -> None:
+    """Register the ``dev``, ``ci`` and ``nightly`` profiles and load the one named by
+    ``$HYPOTHESIS_PROFILE`` (``dev`` when unset)."""
+    settings.register_profile("dev", max_examples=50, deadline=timedelta(seconds=1))
+    settings.register_profile(
+        "ci",
+        max_examples=100,
+        deadline=None,
+        derandomize=True,
+        print_blob=True,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    settings.register_profile(
+        "nightly",
+        max_examples=2000,
+        deadline=None,
+        print_blob=True,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+# --- what the default formulary stocks ----------------------------------------------------
+
+_FORMULARY = default_formulary()
+_PERCENT_CLASSES = frozenset({AgentClass.LOCAL_ANESTHETIC, AgentClass.DILUENT})
+_TENTH = Decimal("0.1")
+
+
+@dataclass(frozen=True)
+class AgentStock:
+    """What the formulary stocks of one agent, in mg/mL."""
+
+    id: str
+    agent_class: AgentClass
+    strengths: tuple[Decimal, ...]
+    #: (strength, epinephrine) pairs of the epinephrine-containing products, in mg/mL.
+    epinephrine_products: tuple[tuple[Decimal, Decimal], ...]
+
+    @property
+    def by_percent(self) -> bool:
+        """Local anesthetics and saline are written as w/v percent."""
+        return self.agent_class in _PERCENT_CLASSES
+
+    @property
+    def doses_limited(self) -> bool:
+        return self.agent_class is not AgentClass.DILUENT
+
+
+STOCK: Mapping[str, AgentStock] = {
+    agent.id: AgentStock(
+        id=agent.id,
+        agent_class=agent.agent_class,
+        strengths=tuple(sorted(s.in_(MG_PER_ML) for s in agent.strengths)),
+        epinephrine_products=tuple(
+            (strength.in_(MG_PER_ML), product.epinephrine.in_(MG_PER_ML))
+            for product in agent.epinephrine_products
+            for strength in product.strengths
+        ),
+    )
+    for agent in _FORMULARY.agents
+}
+AGENT_IDS: tuple[str, ...] = tuple(STOCK)
+LOCAL_ANESTHETIC_IDS: tuple[str, ...] = tuple(
+    a for a, s in STOCK.items() if s.agent_class is AgentClass.LOCAL_ANESTHETIC
+)
+#: Syringe capacity -> graduation, mL.
+SYRINGES: Mapping[Decimal, Decimal] = {
+    s.capacity.in_(ML): s.graduation.in_(ML) for s in sorted(_FORMULARY.syringes, key=lambda s: s.capacity.in_(ML))
+}
+
+
+# --- text in the canonical grammar --------------------------------------------------------
+
+
+def decimal_text(value: Decimal) -> str:
+    """A Decimal as plain text without exponent or trailing zeros: ``Decimal("2.50")`` is ``"2.5"``."""
+    return format(value.normalize(), "f")
+
+
+def magnitude(quantity: str) -> Decimal:
+    """The number of a canonical ``"<number> <unit>"`` string."""
+    return Decimal(quantity.split()[0])
+
+
+def stocked_strength_text(agent_id: str, mg_per_ml: Decimal) -> str:
+    """How a pharmacist writes the stock strength: ``"1 %"`` for an LA, ``"40 mg/mL"`` otherwise."""
+    if STOCK[agent_id].by_percent:
+        return f"{decimal_text(mg_per_ml / 10)} %"
+    return f"{decimal_text(mg_per_ml)} mg/mL"
+
+
+def epinephrine_ratio_text(mg_per_ml: Decimal) -> str:
+    """Epinephrine as on the label: 0.005 mg/mL is ``"1:200000"`` (1 g in 200,000 mL)."""
+    return f"1:{decimal_text(Decimal(1000) / mg_per_ml)}"
+
+
+def component_volume_per_site(component: Mapping[str, Any]) -> Decimal:
+    """The volume per site, mL, that a generated component asks for (before rounding)."""
+    if "volume_per_site" in component:
+        return magnitude(component["volume_per_site"])
+    return magnitude(component["dose_per_site"]) / component_strength(component)
+
+
+def component_strength(component: Mapping[str, Any]) -> Decimal:
+    """The stock strength, mg/mL, of a generated component."""
+    text = component.get("concentration")
+    if text is None:
+        (only,) = STOCK[component["agent"]].strengths
+        return only
+    if text.endswith("%"):
+        return magnitude(text) * 10
+    return magnitude(text)
+
+
+# --- strategies ---------------------------------------------------------------------------
+
+
+def sites() -> st.SearchStrategy[int]:
+    """Number of trigger points injected in the session: usually a handful, up to 50."""
+    return st.one_of(st.integers(1, 12), st.integers(1, 50))
+
+
+def volumes_per_site() -> st.SearchStrategy[str]:
+    """Volume of one agent injected at each site: 0.1 to 3 mL in 0.1 mL steps."""
+    return st.integers(1, 30).map(lambda tenths: f"{decimal_text(tenths * _TENTH)} mL")
+
+
+def doses_per_site(agent_id: str, mg_per_ml: Decimal) -> st.SearchStrategy[str]:
+    """Dose of one agent per site whose volume at ``mg_per_ml`` is 0.1 to 3 mL: either a
+    whole number of 0.1 mL steps (exact) or a whole number of mg (often not exact)."""
+    exact = st.integers(1, 30).map(lambda tenths: mg_per_ml * tenths * _TENTH)
+    low = max(1, int((mg_per_ml * _TENTH).to_integral_value(rounding="ROUND_CEILING")))
+    high = int(mg_per_ml * 3)
+    whole = st.integers(low, high).map(Decimal) if low <= high else exact
+    return st.one_of(exact, whole).map(lambda mg: f"{decimal_text(mg)} mg")
+
+
+@st.composite
+def agent_components(draw: st.DrawFn, agent_id: str, *, by_dose: bool = True) -> dict[str, Any]:
+    """One component of ``agent_id`` at a stocked strength, possibly an epinephrine
+    product, given by volume or (not for a diluent) by dose per site."""
+    stock = STOCK[agent_id]
+    strength = draw(st.sampled_from(stock.strengths))
+    component: dict[str, Any] = {"agent": agent_id}
+    if len(stock.strengths) > 1 or draw(st.booleans()):
+        component["concentration"] = stocked_strength_text(agent_id, strength)
+    products = [epi for s, epi in stock.epinephrine_products if s == strength]
+    if products and draw(st.booleans()):
+        component["epinephrine"] = epinephrine_ratio_text(draw(st.sampled_from(products)))
+    if by_dose and stock.doses_limited and draw(st.booleans()):
+        component["dose_per_site"] = draw(doses_per_site(agent_id, strength))
+    else:
+        component["volume_per_site"] = draw(volumes_per_site())
+    return component
+
+
+def lidocaine_component(*, by_dose: bool = True) -> st.SearchStrategy[dict[str, Any]]:
+    """Lidocaine 0.5 to 2 %, plain or with epinephrine."""
+    return agent_components("lidocaine", by_dose=by_dose)
+
+
+def local_anesthetic_components(*, by_dose: bool = True) -> st.SearchStrategy[dict[str, Any]]:
+    """Any local anesthetic of the formulary."""
+    return st.sampled_from(LOCAL_ANESTHETIC_IDS).flatmap(lambda a: agent_components(a, by_dose=by_dose))
+
+
+def components(*, by_dose: bool = True) -> st.SearchStrategy[dict[str, Any]]:
+    """Any agent of the formulary (local anesthetic, steroid, ketorolac, saline)."""
+    return st.sampled_from(AGENT_IDS).flatmap(lambda a: agent_components(a, by_dose=by_dose))
+
+
+def patient_weights() -> st.SearchStrategy[Decimal]:
+    """Total body weight, kg, to 0.1 kg: a 2 kg infant to a 200 kg adult."""
+    return st.integers(20, 2000).map(lambda tenths: tenths * _TENTH)
+
+
+def heights_cm() -> st.SearchStrategy[Decimal]:
+    """Height, cm, to 0.1 cm: 45 to 210 cm."""
+    return st.integers(450, 2100).map(lambda tenths: tenths * _TENTH)
+
+
+def ages() -> st.SearchStrategy[str]:
+    """Age: months for infants ("3 mo"), years otherwise ("45 a")."""
+    return st.one_of(
+        st.integers(0, 23).map(lambda months: f"{months} mo"),
+        st.integers(0, 100).map(lambda years: f"{years} a"),
+    )
+
+
+@st.composite
+def patients(draw: st.DrawFn) -> dict[str, Any]:
+    """What may be known of the patient; weight and height, when both are given, make a
+    BMI of 11 to 99 (the planner refuses one outside 10 to 100 as implausible)."""
+    patient: dict[str, Any] = {}
+    height = draw(st.none() | heights_cm())
+    if height is not None:
+        patient["height"] = f"{decimal_text(height)} cm"
+    if draw(st.booleans()):
+        if height is None:
+            weight = draw(patient_weights())
+        else:
+            square = (height / 100) ** 2
+            low = max(5, int((11 * square / _TENTH).to_integral_value(rounding="ROUND_CEILING")))
+            high = min(4000, int((99 * square / _TENTH).to_integral_value(rounding="ROUND_FLOOR")))
+            weight = draw(st.integers(low, high)) * _TENTH
+        patient["weight"] = f"{decimal_text(weight)} kg"
+    if draw(st.booleans()):
+        patient["sex"] = draw(st.sampled_from(["female", "male"]))
+    if draw(st.booleans()):
+        patient["age"] = draw(ages())
+    if draw(st.booleans()):
+        patient["conditions"] = draw(st.lists(st.sampled_from([c.value for c in Condition]), unique=True, max_size=3))
+    return patient
+
+
+def syringe_capacities(*, volume_per_site: Decimal, smallest_component: Decimal) -> st.SearchStrategy[str]:
+    """A formulary syringe that holds one site and can measure the smallest component."""
+    fitting = [
+        capacity
+        for capacity, graduation in SYRINGES.items()
+        if capacity >= volume_per_site and graduation <= smallest_component
+    ]
+    if not fitting:
+        return st.nothing()
+    return st.sampled_from(fitting).map(lambda capacity: f"{decimal_text(capacity)} mL")
+
+
+@st.composite
+def mixtures(
+    draw: st.DrawFn,
+    *,
+    min_components: int = 1,
+    max_components: int = 4,
+    by_dose: bool = True,
+    agents: st.SearchStrategy[str] | None = None,
+    with_patient: bool | None = None,
+    with_syringe: bool | None = None,
+) -> dict[str, Any]:
+    """A mixture request for the default formulary: distinct agents, each at a stocked
+    strength, 1 to 50 sites, perhaps a patient and perhaps a syringe size.
+
+    ``with_patient`` / ``with_syringe``: ``True`` always, ``False`` never, ``None`` maybe.
+    """
+    ids = draw(
+        st.lists(
+            agents if agents is not None else st.sampled_from(AGENT_IDS),
+            min_size=min_components,
+            max_size=max_components,
+            unique=True,
+        )
+    )
+    parts = [draw(agent_components(agent_id, by_dose=by_dose)) for agent_id in ids]
+    request: dict[str, Any] = {"sites": draw(sites()), "components": parts}
+    if with_patient or (with_patient is None and draw(st.booleans())):
+        request["patient"] = draw(patients())
+    per_site = [component_volume_per_site(c) for c in parts]
+    capacities = syringe_capacities(volume_per_site=sum(per_site, Decimal(0)), smallest_component=min(per_site))
+    if with_syringe or (with_syringe is None and not capacities.is_empty and draw(st.booleans())):
+        request["syringe"] = draw(capacities)
+    return request
+
+
+def computable_plan(request: Mapping[str, Any], formulary: Formulary | None = None) -> MixtureResponse:
+    """``plan_mixture(request)``, rejecting the example when a component cannot be measured
+    on the chosen syringe or a site does not fit it (the generator keeps this rare)."""
+    try:
+        return plan_mixture(request, formulary)
+    except (ComponentNotComputable, SiteDoesNotFit):
+        assume(False)
+        raise AssertionError("unreachable") from None
