@@ -311,7 +311,8 @@ class _Planner:
                     agent.id,
                     f"{agent.id} {display.amount(volumes[index], 'mL')} per site is too small to measure on a "
                     f"{display.amount(capacity, 'mL')} syringe graduated in "
-                    f"{display.amount(plan.syringe.graduation.in_(ML), 'mL')}: choose a smaller syringe",
+                    f"{display.amount(plan.syringe.graduation.in_(ML), 'mL')}: "
+                    "choose a syringe with finer graduations, or a larger volume",
                 )
         return draws
 
