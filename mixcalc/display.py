@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal
 
-__all__ = ["amount", "number", "strength"]
+__all__ = ["amount", "epinephrine_ratio", "number", "strength"]
 
 _PLACES = Decimal("0.001")
 _DISPLAY_UNITS = {"ug": "mcg", "ug/mL": "mcg/mL", "[lb_av]": "lb", "[in_i]": "in"}
@@ -44,5 +44,3 @@ def epinephrine_ratio(mg_per_ml: Decimal) -> str:
     allows a ratio): 0.005 mg/mL is ``1:200,000``."""
     return f"1:{number(Decimal(1000) / mg_per_ml, places=Decimal(1))}"
 
-
-__all__ += ["epinephrine_ratio"]

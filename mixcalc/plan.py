@@ -398,8 +398,8 @@ class _Planner:
             total_volume=_q(total_volume, "mL"),
             dosing_weight=_dosing_weight(a.weight),
             components=components,
-            local_anesthetic_fraction=_fraction(self._group_fraction(by_group, "local-anesthetics", a.lines)),
-            steroid_fraction=_fraction(self._group_fraction(by_group, "corticosteroids", a.lines)),
+            local_anesthetic_fraction=_fraction(by_group.get("local-anesthetics")),
+            steroid_fraction=_fraction(by_group.get("corticosteroids")),
             epinephrine_total=None if a.epinephrine_total is None else _q(a.epinephrine_total * 1000, "ug"),
             groups=tuple(
                 GroupResult(
@@ -425,12 +425,6 @@ class _Planner:
             aftercare=AFTERCARE,
             formulary=FormularyRef(name=self.formulary.name, version=self.formulary.version),
         )
-
-    @staticmethod
-    def _group_fraction(by_group: Mapping[str, Decimal], group: str, lines: Sequence[Line]) -> Decimal | None:
-        if group in by_group:
-            return by_group[group]
-        return None
 
     def _component(self, line: Line, total_volume: Decimal, sites: int) -> ComponentResult:
         agent = line.agent
