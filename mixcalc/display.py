@@ -43,4 +43,3 @@ def epinephrine_ratio(mg_per_ml: Decimal) -> str:
     """Epinephrine as the ratio strength on LA combination labels (the one place ISMP
     allows a ratio): 0.005 mg/mL is ``1:200,000``."""
     return f"1:{number(Decimal(1000) / mg_per_ml, places=Decimal(1))}"
-
