@@ -230,6 +230,15 @@ class Agent(_Frozen):
             raise ValueError("an agent with epinephrine products needs max_dose.epinephrine")
         return self
 
+    def epinephrine_product(self, strength: Decimal, epinephrine: Decimal) -> EpinephrineProduct | None:
+        """The stocked product of this strength (mg/mL) with this epinephrine (mg/mL), if any."""
+        for product in self.epinephrine_products:
+            if product.epinephrine.in_(MG_PER_ML) == epinephrine and any(
+                s.in_(MG_PER_ML) == strength for s in product.strengths
+            ):
+                return product
+        return None
+
     @cached_property
     def highest_strength(self) -> Decimal:
         """The highest stocked strength, in mg/mL."""

@@ -113,11 +113,8 @@ class _Planner:
             return None
         epinephrine = component.epinephrine.in_(MG_PER_ML)
         products = agent.epinephrine_products
-        for product in products:
-            if product.epinephrine.in_(MG_PER_ML) == epinephrine and strength in {
-                s.in_(MG_PER_ML) for s in product.strengths
-            }:
-                return epinephrine
+        if agent.epinephrine_product(strength, epinephrine) is not None:
+            return epinephrine
         available = [
             f"{display.number(s.in_(MG_PER_ML) / 10)} % with {display.epinephrine_ratio(p.epinephrine.in_(MG_PER_ML))}"
             for p in products
@@ -145,11 +142,9 @@ class _Planner:
     def _contains(agent: Agent, form: Form | None, strength: Decimal, epinephrine: Decimal | None) -> frozenset[str]:
         found = set(form.contains) if form is not None else set()
         if epinephrine is not None:
-            for product in agent.epinephrine_products:
-                if product.epinephrine.in_(MG_PER_ML) == epinephrine and strength in {
-                    s.in_(MG_PER_ML) for s in product.strengths
-                }:
-                    found.update(product.contains)
+            product = agent.epinephrine_product(strength, epinephrine)
+            if product is not None:
+                found.update(product.contains)
         return frozenset(found)
 
     def _volume_per_site(self, index: int, agent: Agent, component: ComponentRequest, strength: Decimal) -> Decimal:
