@@ -132,10 +132,13 @@ def _plan(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from .api.settings import Settings
+
     if args.formulary:
         os.environ[FORMULARY_ENV] = args.formulary
     try:
         load_formulary()  # fail before binding the port, with file, key and problem
+        Settings.from_env()  # and with a malformed setting named
     except MixcalcError as exc:
         print(f"mixcalc serve: {exc}", file=sys.stderr)
         return 2

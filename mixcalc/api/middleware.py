@@ -1,12 +1,20 @@
-"""ASGI middleware: a bound on request bodies, a JSON-only POST, and security headers."""
+"""ASGI middleware: API keys, a bound on request bodies, a JSON-only POST, security headers.
+
+Each answers its own refusals as RFC 9457 problems before the router runs, so a caller
+without a key learns nothing about the body it sent.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["BodyLimit", "SecurityHeaders"]
+__all__ = ["API_KEY_HEADER", "ApiKeys", "BodyLimit", "SecurityHeaders"]
+
+API_KEY_HEADER = "X-API-Key"
 
 _SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -29,6 +37,39 @@ async def _send_problem(send: Send, status: int, slug: str, title: str, detail: 
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+class ApiKeys:
+    """Requires one of the configured keys in ``X-API-Key`` on paths under ``prefix``.
+
+    Keys are compared as SHA-256 digests with :func:`hmac.compare_digest`, against every
+    configured key (no early exit), so neither a key's content nor its length leaks
+    through timing.  With no keys configured the middleware is not installed at all.
+    """
+
+    def __init__(self, app: ASGIApp, key_digests: tuple[bytes, ...], prefix: str = "/v1/") -> None:
+        self.app = app
+        self.key_digests = key_digests
+        self.prefix = prefix
+
+    def _accepts(self, given: bytes | None) -> bool:
+        if given is None:
+            return False
+        offered = hashlib.sha256(given).digest()
+        accepted = False
+        for known in self.key_digests:
+            accepted |= hmac.compare_digest(offered, known)
+        return accepted
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(self.prefix):
+            given = next((v for k, v in scope["headers"] if k == b"x-api-key"), None)
+            if not self._accepts(given):
+                await _send_problem(
+                    send, 401, "unauthorized", "Unauthorized", f"send a valid API key in the {API_KEY_HEADER} header"
+                )
+                return
+        await self.app(scope, receive, send)
 
 
 class _TooLarge(Exception):

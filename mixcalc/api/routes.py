@@ -11,14 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from pydantic import BaseModel, Field
 
 from .. import __version__
 from ..formulary import Formulary, load_formulary
 from ..plan import plan_mixture
 from ..schema import MixtureRequest, MixtureResponse
-from .middleware import BodyLimit, SecurityHeaders
+from .middleware import API_KEY_HEADER, ApiKeys, BodyLimit, SecurityHeaders
 from .problems import PROBLEM_JSON, install
+from .settings import Settings
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]
 
@@ -46,6 +48,7 @@ class Problem(BaseModel):
 def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     described = {
         400: "Malformed JSON",
+        401: f"API keys are configured and the {API_KEY_HEADER} header is missing or wrong",
         413: "Request body over 64 KiB",
         415: "Content type is not application/json",
         422: "Invalid request, or a mixture that cannot be computed (each fault with its JSON pointer)",
@@ -56,9 +59,36 @@ def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def create_app(formulary: Formulary | None = None) -> FastAPI:
-    """The ASGI app over ``formulary`` (default: ``$MIXCALC_FORMULARY`` or the bundled one)."""
+#: ``/v1/`` operations: a key when the service is configured with keys, none otherwise.
+_KEY_OPTIONAL: dict[str, Any] = {"security": [{"apiKey": []}, {}]}
+
+
+def _document_api_keys(app: FastAPI) -> None:
+    """Adds the ``apiKey`` security scheme to the app's OpenAPI document."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = build()  # FastAPI caches it as app.openapi_schema
+        document.setdefault("components", {})["securitySchemes"] = {
+            "apiKey": {
+                "type": "apiKey",
+                "in": "header",
+                "name": API_KEY_HEADER,
+                "description": "Required on /v1/ when the service sets MIXCALC_API_KEYS; off by default.",
+            }
+        }
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def create_app(formulary: Formulary | None = None, settings: Settings | None = None) -> FastAPI:
+    """The ASGI app over ``formulary`` (default: ``$MIXCALC_FORMULARY`` or the bundled one)
+    with ``settings`` (default: from the environment, see :mod:`mixcalc.api.settings`)."""
     formulary = formulary if formulary is not None else load_formulary()
+    settings = settings if settings is not None else Settings.from_env()
     app = FastAPI(
         title="mixcalc",
         version=__version__,
@@ -73,21 +103,41 @@ def create_app(formulary: Formulary | None = None) -> FastAPI:
         openapi_url="/openapi.json",
     )
     install(app)
+    # The last added runs first: headers on every answer, CORS (preflights need no key),
+    # then the key, then the body limit.
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, json_paths=frozenset({"/v1/mixtures"}))
+    if settings.requires_key:
+        app.add_middleware(ApiKeys, key_digests=settings.api_key_digests)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["content-type", "accept", API_KEY_HEADER.lower(), "authorization"],
+            max_age=600,
+        )
     app.add_middleware(SecurityHeaders)
+    _document_api_keys(app)
     app.state.formulary = formulary
 
     @app.post(
         "/v1/mixtures",
         response_model=MixtureResponse,
         summary="Compute and check a TPI mixture",
-        responses=_problems(400, 413, 415, 422),
+        responses=_problems(400, 401, 413, 415, 422),
+        openapi_extra=_KEY_OPTIONAL,
         tags=["mixtures"],
     )
     async def post_mixture(request: Request, mixture: MixtureRequest) -> MixtureResponse:
         return plan_mixture(mixture, request.app.state.formulary)
 
-    @app.get("/v1/formulary", summary="The formulary in force, with its sources", tags=["formulary"])
+    @app.get(
+        "/v1/formulary",
+        summary="The formulary in force, with its sources",
+        tags=["formulary"],
+        responses=_problems(401),
+        openapi_extra=_KEY_OPTIONAL,
+    )
     async def get_formulary(request: Request) -> dict[str, Any]:
         current: Formulary = request.app.state.formulary
         return current.model_dump(mode="json", by_alias=True)
