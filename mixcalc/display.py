@@ -9,6 +9,7 @@ thousands separators (1,000 mg).  Tall Man names live in the formulary's
 from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal
+from functools import lru_cache
 
 __all__ = ["amount", "epinephrine_ratio", "number", "strength"]
 
@@ -16,6 +17,7 @@ _PLACES = Decimal("0.001")
 _DISPLAY_UNITS = {"ug": "mcg", "ug/mL": "mcg/mL", "[lb_av]": "lb", "[in_i]": "in"}
 
 
+@lru_cache(maxsize=4096)  # pure; a ward's volumes and doses are a small set
 def number(value: Decimal, *, places: Decimal = _PLACES) -> str:
     """``value`` rounded to ``places`` (half to even), without trailing zeros, with a
     leading zero and thousands separators."""

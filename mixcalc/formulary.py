@@ -421,8 +421,15 @@ class Formulary(_Frozen):
         return {s.capacity.in_(ML): s for s in sorted(self.syringes, key=lambda s: s.capacity.in_(ML))}
 
     def cite(self, ids: tuple[str, ...]) -> str:
-        """The citations of source ids, joined for a message."""
-        return "; ".join(f"[{i}] {self.sources[i].citation}" for i in ids)
+        """The citations of source ids, joined for a message (made once per set of ids)."""
+        text = self._cited.get(ids)
+        if text is None:
+            text = self._cited[ids] = "; ".join(f"[{i}] {self.sources[i].citation}" for i in ids)
+        return text
+
+    @cached_property
+    def _cited(self) -> dict[tuple[str, ...], str]:
+        return {}
 
 
 def _key(loc: tuple[int | str, ...], data: object) -> str:

@@ -67,8 +67,7 @@ def plan_mixture(request: MixtureRequest | Mapping[str, Any], formulary: Formula
 
 
 def _q(value: Decimal, unit: str, rounding: str = ROUND_HALF_EVEN) -> Quantity:
-    # Built without re-validation: both fields are made here from checked Decimals.
-    return Quantity.model_construct(value=float(value.quantize(_AMOUNT_PLACES, rounding=rounding)), unit=unit)
+    return Quantity(value=float(value.quantize(_AMOUNT_PLACES, rounding=rounding)), unit=unit)
 
 
 def _fraction(value: Decimal | None) -> float | None:
@@ -387,7 +386,7 @@ class _Planner:
         syringes = tuple(
             self._syringe(plan, count, draws[i], a.lines, i, len(draws)) for i, count in enumerate(plan.site_counts)
         )
-        return MixtureResponse(
+        return MixtureResponse.model_construct(
             sites=sites,
             volume_per_site=_q(total_volume / sites, "mL"),
             total_volume=_q(total_volume, "mL"),

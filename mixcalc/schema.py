@@ -11,6 +11,7 @@ most 8 components, patient weight 0.5 to 400 kg, height 30 to 250 cm, age 0 to 1
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -155,36 +156,41 @@ class MixtureRequest(_Request):
 
 
 # --- the answer -------------------------------------------------------------------------
+#
+# The parts of the answer are frozen, slotted dataclasses built by the planner from values
+# it has already checked (pydantic serialises them and writes their JSON Schema; building
+# one costs a fraction of a validated model).  ``MixtureResponse`` itself stays a pydantic
+# model for ``model_dump_json`` and friends.
 
 
-class _Response(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class Quantity(_Response):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Quantity:
     value: float
-    unit: str = Field(description="UCUM code")
+    unit: Annotated[str, Field(description="UCUM code")]
 
 
 Severity = Literal["info", "warning", "critical"]
 
 
-class Warning(_Response):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Warning:
     code: str
     severity: Severity
     agents: tuple[str, ...]
     message: str
-    source: tuple[str, ...] = Field((), description="Citations behind the rule.")
+    source: Annotated[tuple[str, ...], Field(description="Citations behind the rule.")] = ()
 
 
-class DosingWeightResult(_Response):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DosingWeightResult:
     value: float
-    unit: Literal["kg"] = "kg"
     basis: Literal["total", "ideal", "adjusted", "lean"]
     reason: str
+    unit: Literal["kg"] = "kg"
 
 
-class ComponentResult(_Response):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ComponentResult:
     agent: str
     name: str
     agent_class: str
@@ -195,15 +201,18 @@ class ComponentResult(_Response):
     dose_per_site: Quantity
     total_volume: Quantity
     total_dose: Quantity
-    prior_dose: Quantity | None = Field(description="Already given today, counted in the fraction.")
+    prior_dose: Annotated[Quantity | None, Field(description="Already given today, counted in the fraction.")]
     max_dose: Quantity | None
     max_dose_basis: str | None
     max_dose_source: tuple[str, ...]
-    fraction_of_max: float | None = Field(description="(total + prior dose) / max dose, rounded up to 4 places.")
+    fraction_of_max: Annotated[
+        float | None, Field(description="(total + prior dose) / max dose, rounded up to 4 places.")
+    ]
     group: str | None
 
 
-class GroupResult(_Response):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GroupResult:
     id: str
     name: str
     rule: Literal["additive", "most_toxic"]
@@ -211,13 +220,15 @@ class GroupResult(_Response):
     agents: tuple[str, ...]
 
 
-class Draw(_Response):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Draw:
     agent: str
     volume: Quantity
     dose: Quantity
 
 
-class SyringeResult(_Response):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SyringeResult:
     capacity: Quantity
     graduation: Quantity
     dead_space: Quantity
@@ -228,12 +239,15 @@ class SyringeResult(_Response):
     label: str
 
 
-class FormularyRef(_Response):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FormularyRef:
     name: str
     version: str
 
 
-class MixtureResponse(_Response):
+class MixtureResponse(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
     sites: int
     volume_per_site: Quantity
     total_volume: Quantity
