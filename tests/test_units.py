@@ -331,3 +331,14 @@ def test_display_codes_follow_ismp_mcg_not_ug() -> None:
     assert units["ug/mL"].display == "mcg/mL"
     assert units["mL"].display == "mL"
     assert "cc" not in units
+
+
+@pytest.mark.parametrize("setting", ["off", "/proc/no-such-folder"])
+def test_the_registry_is_built_without_pints_cache_when_it_is_off_or_unwritable(
+    setting: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mixcalc import units
+
+    monkeypatch.setenv(units.PINT_CACHE_ENV, setting)
+    registry = units._registry()
+    assert registry.Quantity(Decimal("2.5"), "milliliter").to("liter").magnitude == Decimal("0.0025")
