@@ -19,6 +19,7 @@ from ..formulary import Formulary, load_formulary
 from ..plan import plan_mixture
 from ..schema import MixtureRequest, MixtureResponse
 from .middleware import API_KEY_HEADER, ApiKeys, BodyLimit, SecurityHeaders
+from .page import page_router
 from .problems import PROBLEM_JSON, install
 from .settings import Settings
 
@@ -145,6 +146,8 @@ def create_app(formulary: Formulary | None = None, settings: Settings | None = N
     async def get_formulary(request: Request) -> dict[str, Any]:
         current: Formulary = request.app.state.formulary
         return current.model_dump(mode="json", by_alias=True)
+
+    app.include_router(page_router())  # GET / and its assets: the bedside page (not in the OpenAPI document)
 
     @app.get("/healthz", summary="Liveness", tags=["service"])
     async def healthz(request: Request) -> dict[str, str]:

@@ -1,0 +1,23 @@
+// Words for the ids the API uses, for people.  An id without words here is shown as it is.
+
+/** Words for the condition ids (CLINICAL.md section 10); an unknown id is shown as it is. */
+export const CONDITION_LABELS = {
+  "infection-at-site": "Infection at the injection site (e.g. cellulitis)",
+  "systemic-infection": "Systemic infection",
+  "systemic-fungal-infection": "Systemic fungal infection",
+  "amide-allergy": "Allergy to amide local anesthetics",
+  "ester-allergy": "Allergy to ester local anesthetics",
+  "paraben-allergy": "Paraben allergy",
+  "sulfite-allergy": "Sulfite allergy",
+  anticoagulation: "Takes an anticoagulant",
+  "bleeding-disorder": "Bleeding disorder",
+  pregnancy: "Pregnancy",
+  "heart-failure": "Severe heart failure",
+  "liver-failure": "Advanced liver failure",
+  "cardiovascular-disease": "Cardiovascular disease",
+  "renal-impairment": "Renal impairment",
+};
+
+export function conditionLabel(id) {
+  return CONDITION_LABELS[id] ?? id;
+}

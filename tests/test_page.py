@@ -1,0 +1,105 @@
+"""The bedside page over HTTP (no browser): served from the package, open without a key,
+kept out of the OpenAPI document, and written so the security headers hold (no inline
+script or style, nothing loaded from elsewhere)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from importlib import resources
+
+import pytest
+from fastapi.testclient import TestClient
+
+from mixcalc.api import create_app
+from mixcalc.api.settings import API_KEYS_ENV, Settings
+from mixcalc.formulary import Formulary
+
+CSP = "default-src 'self'; frame-ancestors 'none'"
+STATIC = resources.files("mixcalc.api") / "static"
+ASSETS = sorted(entry.name for entry in STATIC.iterdir() if entry.is_file())
+MEDIA_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+
+
+def _text(name: str) -> str:
+    return (STATIC / name).read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def keyed(formulary: Formulary) -> Iterator[TestClient]:
+    settings = Settings.from_env({API_KEYS_ENV: "page-test-key-000000001"})
+    with TestClient(create_app(formulary, settings), raise_server_exceptions=False) as client:
+        yield client
+
+
+def test_the_page_is_served_at_the_root_with_the_security_headers(client: TestClient) -> None:
+    r = client.get("/")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "text/html; charset=utf-8"
+    assert r.headers["content-security-policy"] == CSP
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "<h1>Trigger point injection mixture</h1>" in r.text
+
+
+@pytest.mark.parametrize("name", ASSETS)
+def test_every_asset_is_served_with_its_media_type(client: TestClient, name: str) -> None:
+    r = client.get(f"/static/{name}")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == MEDIA_TYPES["." + name.rpartition(".")[2]]
+    assert r.headers["content-security-policy"] == CSP
+
+
+@pytest.mark.parametrize("path", ["/static/nothing.js", "/static/..%2Froutes.py", "/static/"])
+def test_an_unknown_asset_is_a_404_problem(client: TestClient, path: str) -> None:
+    r = client.get(path)
+    assert r.status_code == 404, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+
+
+def test_the_page_needs_no_key_when_the_api_does(keyed: TestClient) -> None:
+    assert keyed.get("/").status_code == 200
+    assert keyed.get("/static/page.js").status_code == 200
+    assert keyed.get("/v1/formulary").status_code == 401
+
+
+def test_the_page_is_not_in_the_openapi_document(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert "/" not in paths
+    assert not any(path.startswith("/static") for path in paths)
+
+
+def test_the_html_has_no_inline_script_style_or_handler() -> None:
+    html = _text("index.html")
+    for script in re.findall(r"<script\b[^>]*>", html):
+        assert "src=" in script, script
+    assert "<style" not in html
+    assert not re.search(r"\sstyle\s*=", html)
+    assert not re.search(r"\son[a-z]+\s*=", html)
+
+
+def test_every_referenced_asset_and_module_exists() -> None:
+    referenced = set(re.findall(r'(?:src|href)="/static/([^"]+)"', _text("index.html")))
+    for name in ASSETS:
+        if name.endswith(".js"):
+            referenced |= set(re.findall(r'from "\./([^"]+)"', _text(name)))
+    assert referenced, "index.html refers to no asset"
+    assert referenced <= set(ASSETS), referenced - set(ASSETS)
+
+
+def test_nothing_is_loaded_from_elsewhere() -> None:
+    for name in ASSETS:
+        text = _text(name).replace('xmlns="http://www.w3.org/2000/svg"', "")
+        assert not re.search(r"https?://|//[a-z0-9.-]+\.[a-z]{2,}/", text), name
+
+
+def test_the_scripts_write_no_markup_from_strings() -> None:
+    for name in ASSETS:
+        if name.endswith(".js"):
+            text = _text(name)
+            assert "innerHTML" not in text, name
+            assert "insertAdjacentHTML" not in text, name
