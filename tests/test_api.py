@@ -121,6 +121,33 @@ def test_malformed_json_is_400(client: TestClient) -> None:
     _problem(r, 400)
 
 
+@pytest.mark.parametrize(
+    ("raw", "status", "slug"),
+    [
+        (b"", 400, "empty-body"),
+        (b"sites=6&components=lidocaine", 400, "malformed-json"),
+        (b'{"sites": "\xc3\x28"}', 400, "invalid-encoding"),
+        (b"\xff\xfe{}", 400, "malformed-json"),
+        (b"[]", 422, "invalid-request"),
+        (b"null", 422, "invalid-request"),
+        (b'{"sites": 6, "components": "lidocaine 1 %"}', 422, "invalid-request"),
+    ],
+)
+def test_bodies_that_are_not_a_mixture_get_a_specific_problem(
+    client: TestClient, raw: bytes, status: int, slug: str
+) -> None:
+    r = client.post("/v1/mixtures", content=raw, headers={"content-type": "application/json"})
+    assert _problem(r, status)["type"].endswith("/" + slug), r.text
+
+
+def test_a_duplicate_agent_is_a_problem_pointing_at_the_second(client: TestClient) -> None:
+    component = _with_component()["components"][0]
+    r = client.post("/v1/mixtures", json={"sites": 6, "components": [component, component]})
+    problem = _problem(r, 422)
+    assert problem["type"].endswith("/duplicate-agent")
+    assert problem["errors"][0]["pointer"] == "/components/1/agent"
+
+
 def test_wrong_content_type_is_415(client: TestClient) -> None:
     r = client.post("/v1/mixtures", content=b"sites=6", headers={"content-type": "application/x-www-form-urlencoded"})
     _problem(r, 415)

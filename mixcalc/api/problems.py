@@ -121,6 +121,8 @@ async def _on_validation(request: Request, exc: Exception) -> ProblemResponse:
     errors = list(exc.errors())
     if any(e.get("type") == "json_invalid" for e in errors):
         return problem(400, "malformed-json", "Malformed JSON", "the request body is not valid JSON")
+    if [(e.get("type"), tuple(e.get("loc", ()))) for e in errors] == [("missing", ("body",))]:
+        return problem(400, "empty-body", "Empty body", "the request body is empty: send the mixture as a JSON object")
     items = validation_problems(errors)
     detail = "; ".join(f"{i['pointer'] or '/'}: {i['detail']}" for i in items[:5])
     return problem(422, "invalid-request", "Invalid request", detail, errors=items)
@@ -143,8 +145,10 @@ async def _on_http(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, StarletteHTTPException)
     titles = {404: "Not found", 405: "Method not allowed", 413: "Request body too large", 415: "Unsupported media type"}
     title = titles.get(exc.status_code, "HTTP error")
-    slug = title.lower().replace(" ", "-")
-    response = problem(exc.status_code, slug, title, str(exc.detail))
+    slug, detail = title.lower().replace(" ", "-"), str(exc.detail)
+    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):  # FastAPI's body parsing
+        title, slug, detail = "Invalid encoding", "invalid-encoding", "the request body is not valid UTF-8"
+    response = problem(exc.status_code, slug, title, detail)
     for name, value in (exc.headers or {}).items():
         response.headers[name] = value
     return response
