@@ -18,6 +18,7 @@ from .. import __version__
 from ..formulary import Formulary, load_formulary
 from ..plan import plan_mixture
 from ..schema import MixtureRequest, MixtureResponse
+from .cds import install_cds
 from .middleware import API_KEY_HEADER, ApiKeys, BodyLimit, SecurityHeaders
 from .page import page_router
 from .problems import PROBLEM_JSON, install
@@ -119,6 +120,7 @@ def create_app(formulary: Formulary | None = None, settings: Settings | None = N
         )
     app.add_middleware(SecurityHeaders)
     _document_api_keys(app)
+    install_cds(app)  # FHIR output and the CDS Hooks service (after the API-key document: it extends it)
     app.state.formulary = formulary
 
     @app.post(

@@ -1,0 +1,328 @@
+"""The EHR shell: a mixture as FHIR R4, and the CDS Hooks 2.0 service.
+
+* ``POST /v1/mixtures/fhir``: the body of ``POST /v1/mixtures``; the answer as a draft
+  ``MedicationRequest`` (``application/fhir+json``, see :mod:`mixcalc.fhir`).  A sibling
+  operation rather than content negotiation, so that each has one documented answer.
+* ``GET /cds-services``: discovery (open).
+* ``POST /cds-services/{id}``: a hook call, answered with cards (:mod:`mixcalc.cds`).
+* ``POST /cds-services/{id}/feedback``: acknowledged with an empty 200, as the spec says;
+  nothing is stored (the service holds no state).
+
+Hook and feedback calls are authenticated as :mod:`mixcalc.api.cds_auth` describes;
+refusals are 401 problems.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..cds import HOOKS, SUMMARY_LIMIT, discovery, hook_response
+from ..fhir import medication_request
+from ..formulary import Formulary
+from ..plan import plan_mixture
+from ..schema import MixtureRequest
+from .cds_auth import CdsAuthError, CdsAuthSettings, Verifier
+from .problems import PROBLEM_JSON, problem
+
+__all__ = ["FHIR_JSON", "install_cds"]
+
+FHIR_JSON = "application/fhir+json"
+_SECURITY_SCHEME = "cdsJwt"
+
+
+class FhirResponse(JSONResponse):
+    media_type = FHIR_JSON
+
+
+# --- models: the OpenAPI contract of the CDS Hooks exchange ------------------------------------
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Coding(_Open):
+    system: str | None = None
+    code: str
+    display: str | None = None
+
+
+class CdsServiceDescription(_Open):
+    hook: str
+    id: str
+    title: str
+    description: str
+    prefetch: dict[str, str]
+    usageRequirements: str | None = None
+
+
+class Discovery(_Open):
+    services: list[CdsServiceDescription]
+
+
+class HookRequest(_Open):
+    """A CDS Hooks 2.0 request (order-select or order-sign)."""
+
+    hook: Literal["order-select", "order-sign"] = Field(
+        description="The hook that fired; the service called decides how the call is read."
+    )
+    hookInstance: Annotated[str, Field(max_length=128)]
+    fhirServer: str | None = None
+    fhirAuthorization: dict[str, Any] | None = Field(None, description="Not used: the service fetches nothing.")
+    context: dict[str, Any] = Field(
+        description="userId, patientId, encounterId, draftOrders (a Bundle of MedicationRequests), selections"
+    )
+    prefetch: dict[str, Any] | None = Field(None, description="patient, weight, height (see discovery)")
+
+
+class Source(_Open):
+    label: str
+    url: str | None = None
+    topic: Coding | None = None
+
+
+class Action(_Open):
+    type: Literal["create", "update", "delete"]
+    description: str
+    resource: dict[str, Any] | None = None
+    resourceId: str | None = None
+
+
+class Suggestion(_Open):
+    label: str
+    uuid: str | None = None
+    isRecommended: bool | None = None
+    actions: list[Action] = []
+
+
+class Card(_Open):
+    uuid: str | None = None
+    summary: Annotated[str, Field(max_length=SUMMARY_LIMIT)]
+    detail: str | None = Field(None, description="GitHub-flavoured Markdown")
+    indicator: Literal["info", "warning", "critical"]
+    source: Source
+    suggestions: list[Suggestion] | None = None
+    selectionBehavior: Literal["at-most-one", "any"] | None = None
+    overrideReasons: list[Coding] | None = None
+
+
+class HookResponse(_Open):
+    cards: list[Card]
+
+
+class AcceptedSuggestion(_Open):
+    id: str
+
+
+class OverrideReason(_Open):
+    reason: Coding | None = None
+    userComment: str | None = None
+
+
+class FeedbackItem(_Open):
+    card: str
+    outcome: Literal["accepted", "overridden"]
+    acceptedSuggestions: list[AcceptedSuggestion] | None = None
+    overrideReason: OverrideReason | None = None
+    outcomeTimestamp: str
+
+
+class Feedback(_Open):
+    feedback: list[FeedbackItem]
+
+
+# --- the routes ---------------------------------------------------------------------------------
+
+
+def _problem_schema(description: str) -> dict[str, Any]:
+    from .routes import Problem  # the one problem model; routes is loaded when the app is built
+
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": Problem.model_json_schema()}}}
+
+
+_REFUSED = "The EHR's token is missing or not valid, or no trusted EHR is configured (the detail says which)"
+_UNKNOWN = "No CDS service with this id"
+_SECURED: dict[str, Any] = {"security": [{_SECURITY_SCHEME: []}]}
+
+
+class _Refused(Exception):
+    """Raised by the route dependency to answer a problem before the body is looked at."""
+
+    def __init__(self, status: int, slug: str, title: str, detail: str) -> None:
+        self.status, self.slug, self.title, self.detail = status, slug, title, detail
+        super().__init__(detail)
+
+
+async def _on_refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, _Refused)
+    response = problem(exc.status, exc.slug, exc.title, exc.detail)
+    if exc.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="cds-services"'
+    return response
+
+
+def _caller(*, feedback: bool) -> Any:
+    """A dependency: the service exists (404) and the caller is trusted (401)."""
+
+    async def check(
+        request: Request,
+        service_id: Annotated[str, Path(max_length=128, json_schema_extra={"enum": list(HOOKS)})],
+    ) -> None:
+        if service_id not in HOOKS:
+            known = ", ".join(HOOKS)
+            raise _Refused(404, "not-found", "Not found", f"no CDS service {service_id!r}; services: {known}")
+        verifier: Verifier = request.app.state.cds_verifier
+        path = f"/cds-services/{service_id}"
+        audiences = verifier.audiences(path, f"{path}/feedback") if feedback else verifier.audiences(path)
+        try:
+            # Read here rather than declared: the OpenAPI document states it as the cdsJwt scheme.
+            verifier.verify(request.headers.get("authorization"), audiences)
+        except CdsAuthError as exc:
+            raise _Refused(401, "unauthorized", "Unauthorized", exc.reason) from None
+
+    return Depends(check)
+
+
+def _router() -> APIRouter:
+    """The routes (built when the app is, so that they share the one problem model)."""
+    router = APIRouter()
+
+    @router.post(
+        "/v1/mixtures/fhir",
+        summary="Compute a TPI mixture and answer it as a FHIR R4 MedicationRequest",
+        description=(
+            "The same request and checks as `POST /v1/mixtures`; the answer is a draft FHIR R4 MedicationRequest "
+            "(intent order) with the mixture as a contained Medication, ready to store and sign in an EHR. "
+            "Warnings are not part of the resource: check it with the CDS Hooks service."
+        ),
+        response_class=FhirResponse,
+        responses={
+            200: {
+                "description": "A draft MedicationRequest",
+                "content": {
+                    FHIR_JSON: {
+                        "schema": {
+                            "type": "object",
+                            "required": ["resourceType", "status", "intent", "contained", "dosageInstruction"],
+                            "properties": {
+                                "resourceType": {"type": "string", "enum": ["MedicationRequest"]},
+                                "status": {"type": "string", "enum": ["draft"]},
+                                "intent": {"type": "string", "enum": ["order"]},
+                                "contained": {"type": "array", "items": {"type": "object"}},
+                                "dosageInstruction": {"type": "array", "items": {"type": "object"}},
+                            },
+                        }
+                    }
+                },
+            },
+            400: _problem_schema("Malformed JSON"),
+            401: _problem_schema("API keys are configured and the X-API-Key header is missing or wrong"),
+            413: _problem_schema("Request body over 64 KiB"),
+            422: _problem_schema("Invalid request (or not JSON), or a mixture that cannot be computed"),
+        },
+        openapi_extra={"security": [{"apiKey": []}, {}]},
+        tags=["mixtures"],
+    )
+    async def post_mixture_fhir(
+        request: Request,
+        mixture: MixtureRequest,
+        subject: Annotated[
+            str | None,
+            Query(
+                pattern=r"^Patient/[A-Za-z0-9.-]{1,64}$",
+                description="The patient reference to put in `subject`, e.g. `Patient/123`.",
+            ),
+        ] = None,
+    ) -> Response:
+        formulary: Formulary = request.app.state.formulary
+        answer = plan_mixture(mixture, formulary)
+        return FhirResponse(medication_request(answer, mixture, formulary, subject=subject))
+
+    @router.get(
+        "/cds-services",
+        summary="CDS Hooks discovery",
+        response_model=Discovery,
+        response_model_exclude_none=True,
+        tags=["cds-hooks"],
+    )
+    async def get_discovery() -> dict[str, Any]:
+        return discovery()
+
+    @router.post(
+        "/cds-services/{service_id}",
+        summary="CDS Hooks call: dose check of the draft TPI mixture orders",
+        response_model=HookResponse,
+        response_model_exclude_none=True,
+        responses={
+            400: _problem_schema("Malformed JSON"),
+            401: _problem_schema(_REFUSED),
+            404: _problem_schema(_UNKNOWN),
+            413: _problem_schema("Request body over 64 KiB"),
+            422: _problem_schema("Not a CDS Hooks request"),
+        },
+        openapi_extra=_SECURED,
+        tags=["cds-hooks"],
+    )
+    async def post_hook(
+        request: Request,
+        service_id: Annotated[str, Path(max_length=128, json_schema_extra={"enum": list(HOOKS)})],
+        call: HookRequest,
+        _: Annotated[None, _caller(feedback=False)],
+    ) -> Any:
+        hook = HOOKS[service_id]
+        today = datetime.now(UTC).date()
+        return hook_response(hook, call.model_dump(), request.app.state.formulary, today)
+
+    @router.post(
+        "/cds-services/{service_id}/feedback",
+        summary="CDS Hooks feedback: acknowledged (empty 200), not stored",
+        response_class=Response,
+        responses={
+            200: {"description": "Acknowledged"},
+            400: _problem_schema("Malformed JSON"),
+            401: _problem_schema(_REFUSED),
+            404: _problem_schema(_UNKNOWN),
+            413: _problem_schema("Request body over 64 KiB"),
+            422: _problem_schema("Not a CDS Hooks feedback document"),
+        },
+        openapi_extra=_SECURED,
+        tags=["cds-hooks"],
+    )
+    async def post_feedback(feedback: Feedback, _: Annotated[None, _caller(feedback=True)]) -> Response:
+        return Response(status_code=200)
+
+    return router
+
+
+def _document_jwt(app: FastAPI) -> None:
+    """Adds the CDS Hooks bearer-JWT security scheme to the app's OpenAPI document."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = build()
+        schemes = document.setdefault("components", {}).setdefault("securitySchemes", {})
+        schemes[_SECURITY_SCHEME] = {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": (
+                "CDS Hooks 2.0: the EHR's JWT signed with an asymmetric key configured in MIXCALC_CDS_ISSUERS, "
+                "aud = the URL of the service called (MIXCALC_CDS_BASE_URL + path), with exp, iat and jti."
+            ),
+        }
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def install_cds(app: FastAPI, settings: CdsAuthSettings | None = None) -> None:
+    """Adds the FHIR and CDS Hooks routes to ``app`` (settings: from the environment)."""
+    app.state.cds_verifier = Verifier(settings if settings is not None else CdsAuthSettings.from_env())
+    app.add_exception_handler(_Refused, _on_refused)
+    app.include_router(_router())
+    _document_jwt(app)
