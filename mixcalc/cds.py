@@ -38,7 +38,6 @@ from . import display
 from .errors import PlanError
 from .fhir import (
     UCUM,
-    OrderedMixture,
     is_mixture_order,
     medication_request,
     mixcalc_request,
@@ -270,15 +269,13 @@ class OrderCheck:
     request: dict[str, Any] | None = None  # without patient
     problems: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
-    excess: tuple[str, ...] = ()  # limits exceeded as ordered though not after syringe rounding
     volume_per_site: Decimal | None = None
 
     @property
     def over_limit(self) -> bool:
         if self.answer is None:
             return False
-        dose_limits = any(w.severity == "critical" and w.code.endswith("_exceeded") for w in self.answer.warnings)
-        return dose_limits or bool(self.excess)
+        return any(w.severity == "critical" and w.code.endswith("_exceeded") for w in self.answer.warnings)
 
 
 def _plan(
@@ -319,7 +316,6 @@ def check_order(resource: Mapping[str, Any], patient: PatientReading, formulary:
         answer,
         ordered.request,
         notes=(*notes, *ordered.notes),
-        excess=_as_ordered(answer, ordered, formulary),
         volume_per_site=ordered.volume_per_site,
     )
 
@@ -331,23 +327,6 @@ def _dec(value: float) -> Decimal:
 def _percent(fraction: Decimal | float) -> str:
     value = (Decimal(repr(fraction)) if isinstance(fraction, float) else fraction) * 100
     return f"{display.number(value.quantize(Decimal('0.1'), rounding=ROUND_CEILING))} %"
-
-
-def _as_ordered(answer: MixtureResponse, ordered: OrderedMixture, formulary: Formulary) -> tuple[str, ...]:
-    """Epinephrine over its cap as ordered, when drawing to the syringe graduation brought
-    it under.  (Agents' and groups' warnings already judge the larger of the dose asked
-    and the dose drawn; the epinephrine total is judged on the dose drawn.)"""
-    epinephrine = ordered.ordered.get("epinephrine")
-    if epinephrine is None or answer.epinephrine_total is None:
-        return ()
-    cap = formulary.epinephrine.cap.in_(MG)
-    drawn = _dec(answer.epinephrine_total.value) / 1000
-    if epinephrine > cap >= drawn:
-        return (
-            f"EPINEPHrine as ordered is {display.amount(epinephrine * 1000, 'ug')}, over the "
-            f"{display.amount(cap * 1000, 'ug')} limit per visit",
-        )
-    return ()
 
 
 # --- the suggestion ---------------------------------------------------------------------------
@@ -510,11 +489,10 @@ def _order_cards(resource: Mapping[str, Any], patient: PatientReading, formulary
     answer = check.answer
     indicator, summary = _summary(answer, check)
     warnings = "".join(f"\n- **{w.severity}** `{w.code}`: {w.message}" for w in answer.warnings)
-    excess = "".join(f"\n- **critical** `exceeded_as_ordered`: {e}" for e in check.excess)
     facts = ", ".join(patient.shown) or "none"
     detail = (
         f"{_table(answer, check)}\n\nPatient data used: {facts}."
-        + (f"\n\n**Warnings**{excess}{warnings}" if warnings or excess else "")
+        + (f"\n\n**Warnings**{warnings}" if warnings else "")
         + (f"\n\n**Notes**{notes}" if notes else "")
         + f"\n\n{_NOT_READ}"
     )
@@ -554,13 +532,6 @@ def _order_cards(resource: Mapping[str, Any], patient: PatientReading, formulary
                 f"{warning.message}" + (f"\n\nSources:{sources}" if sources else ""),
                 overrideReasons=list(OVERRIDE_REASONS),
             )
-    for message in check.excess:
-        out.add(
-            "critical",
-            message,
-            f"{message}. Drawing to the syringe graduation lowers the dose; the order as written is over the limit.",
-            overrideReasons=list(OVERRIDE_REASONS),
-        )
 
 
 def hook_response(

@@ -247,12 +247,18 @@ def epinephrine_rule(a: Assessment) -> Iterator[Finding]:
     total = display.amount(a.epinephrine_total * 1000, "ug")
     cap = display.amount(a.epinephrine_cap * 1000, "ug")
     source = a.formulary.epinephrine.source
-    if a.epinephrine_total > a.epinephrine_cap:
+    # Judged, like the doses, on the larger of what was asked and what is drawn.
+    asked = sum(
+        (line.requested_volume_per_site * line.sites * line.epinephrine for line in a.lines if line.epinephrine),
+        Decimal(0),
+    )
+    if max(asked, a.epinephrine_total) > a.epinephrine_cap:
+        as_asked = "" if asked <= a.epinephrine_total else f" ({display.amount(asked * 1000, 'ug')} as asked)"
         yield Finding(
             "epinephrine_limit_exceeded",
             "critical",
             agents,
-            f"total EPINEPHrine {total} is over the {cap} limit per visit ({a.epinephrine_cap_reason})",
+            f"total EPINEPHrine {total}{as_asked} is over the {cap} limit per visit ({a.epinephrine_cap_reason})",
             source,
         )
     else:

@@ -321,3 +321,20 @@ def test_labels_follow_ismp_display_rules() -> None:
     assert ".0 " not in label
     assert "cc" not in label
     assert answer.aftercare
+
+
+def test_rounding_down_never_hides_an_epinephrine_total_over_its_cap() -> None:
+    # 2.7 mL x 3 sites = 8.1 mL of 1:200,000 (5 mcg/mL) is 40.5 mcg, over the 40 mcg cap
+    # with cardiovascular disease [S67]; a 10 mL syringe (0.2 mL steps) draws 8 mL (40 mcg).
+    request = mixture(
+        {**LIDOCAINE, "epinephrine": "1:200000", "volume_per_site": "2.7 mL"},
+        sites=3,
+        conditions=["cardiovascular-disease"],
+    )
+    request["syringe"] = "10 mL"
+    answer = plan_mixture(request)
+    assert answer.epinephrine_total is not None
+    assert answer.epinephrine_total.value == 40.0  # what is drawn is at the cap, not over it
+    exceeded = [w for w in answer.warnings if w.code == "epinephrine_limit_exceeded"]
+    assert [w.severity for w in exceeded] == ["critical"], answer.warnings
+    assert "40.5 mcg as asked" in exceeded[0].message
