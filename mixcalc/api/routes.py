@@ -49,7 +49,7 @@ class Problem(BaseModel):
 
 def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     described = {
-        400: "Malformed JSON",
+        400: "Malformed JSON, an empty body, or a body that is not UTF-8",
         401: f"API keys are configured and the {API_KEY_HEADER} header is missing or wrong",
         413: "Request body over 64 KiB",
         415: "Content type is not application/json",
