@@ -42,12 +42,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import jwt
-from cryptography.hazmat.primitives.asymmetric import rsa
+from typing import TYPE_CHECKING, Any
 
 from .settings import SettingsError
+
+if TYPE_CHECKING:  # PyJWT and cryptography load only when issuers are configured (start-up time)
+    import jwt
 
 __all__ = [
     "ALGORITHMS",
@@ -92,6 +92,9 @@ class CdsAuthError(Exception):
 
 
 def _load_issuers(raw: str) -> dict[str, dict[str, TrustedKey]]:
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     text = raw.strip()
     if not text.startswith("{"):
         try:
@@ -198,6 +201,8 @@ class Verifier:
 
     def verify(self, authorization: str | None, audiences: Sequence[str]) -> Mapping[str, Any] | None:
         """The verified claims; None in development mode; :class:`CdsAuthError` otherwise."""
+        import jwt
+
         if not self.settings.verifies:
             if self.settings.insecure_dev:
                 return None
