@@ -13,17 +13,9 @@ import platform
 import statistics
 import time
 
-from mixcalc import MixtureRequest, default_formulary, plan_mixture
+from harness import TYPICAL
 
-TYPICAL = {
-    "sites": 6,
-    "components": [
-        {"agent": "lidocaine", "concentration": "1 %", "volume_per_site": "0.5 mL"},
-        {"agent": "bupivacaine", "concentration": "0.25 %", "volume_per_site": "0.5 mL"},
-        {"agent": "triamcinolone-acetonide", "concentration": "40 mg/mL", "dose_per_site": "10 mg"},
-    ],
-    "patient": {"weight": "70 kg", "height": "175 cm", "sex": "female"},
-}
+from mixcalc import MixtureRequest, default_formulary, plan_mixture
 
 
 def rate(seconds: float, validate: bool) -> float:

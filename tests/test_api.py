@@ -148,8 +148,9 @@ def test_a_duplicate_agent_is_a_problem_pointing_at_the_second(client: TestClien
     assert problem["errors"][0]["pointer"] == "/components/1/agent"
 
 
-def test_wrong_content_type_is_415(client: TestClient) -> None:
-    r = client.post("/v1/mixtures", content=b"sites=6", headers={"content-type": "application/x-www-form-urlencoded"})
+@pytest.mark.parametrize("path", ["/v1/mixtures", "/v1/mixtures/fhir"])
+def test_wrong_content_type_is_415(client: TestClient, path: str) -> None:
+    r = client.post(path, content=b"sites=6", headers={"content-type": "application/x-www-form-urlencoded"})
     _problem(r, 415)
 
 

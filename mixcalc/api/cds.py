@@ -27,7 +27,8 @@ from ..formulary import Formulary
 from ..plan import plan_mixture
 from ..schema import MixtureRequest
 from .cds_auth import CdsAuthError, CdsAuthSettings, Verifier
-from .problems import PROBLEM_JSON, problem
+from .middleware import KEY_OPTIONAL
+from .problems import documented, problem
 
 __all__ = ["FHIR_JSON", "install_cds"]
 
@@ -139,12 +140,6 @@ class Feedback(_Open):
 # --- the routes ---------------------------------------------------------------------------------
 
 
-def _problem_schema(description: str) -> dict[str, Any]:
-    from .routes import Problem  # the one problem model; routes is loaded when the app is built
-
-    return {"description": description, "content": {PROBLEM_JSON: {"schema": Problem.model_json_schema()}}}
-
-
 _REFUSED = "The EHR's token is missing or not valid, or no trusted EHR is configured (the detail says which)"
 _UNKNOWN = "No CDS service with this id"
 _SECURED: dict[str, Any] = {"security": [{_SECURITY_SCHEME: []}]}
@@ -220,12 +215,9 @@ def _router() -> APIRouter:
                     }
                 },
             },
-            400: _problem_schema("Malformed JSON"),
-            401: _problem_schema("API keys are configured and the X-API-Key header is missing or wrong"),
-            413: _problem_schema("Request body over 64 KiB"),
-            422: _problem_schema("Invalid request (or not JSON), or a mixture that cannot be computed"),
+            **documented(400, 401, 413, 415, 422),
         },
-        openapi_extra={"security": [{"apiKey": []}, {}]},
+        openapi_extra=KEY_OPTIONAL,
         tags=["mixtures"],
     )
     async def post_mixture_fhir(
@@ -259,11 +251,8 @@ def _router() -> APIRouter:
         response_model=HookResponse,
         response_model_exclude_none=True,
         responses={
-            400: _problem_schema("Malformed JSON"),
-            401: _problem_schema(_REFUSED),
-            404: _problem_schema(_UNKNOWN),
-            413: _problem_schema("Request body over 64 KiB"),
-            422: _problem_schema("Not a CDS Hooks request"),
+            **documented(400, 401, 404, 413, s401=_REFUSED, s404=_UNKNOWN),
+            **documented(422, s422="Not a CDS Hooks request"),
         },
         openapi_extra=_SECURED,
         tags=["cds-hooks"],
@@ -284,11 +273,8 @@ def _router() -> APIRouter:
         response_class=Response,
         responses={
             200: {"description": "Acknowledged"},
-            400: _problem_schema("Malformed JSON"),
-            401: _problem_schema(_REFUSED),
-            404: _problem_schema(_UNKNOWN),
-            413: _problem_schema("Request body over 64 KiB"),
-            422: _problem_schema("Not a CDS Hooks feedback document"),
+            **documented(400, 401, 404, 413, s401=_REFUSED, s404=_UNKNOWN),
+            **documented(422, s422="Not a CDS Hooks feedback document"),
         },
         openapi_extra=_SECURED,
         tags=["cds-hooks"],

@@ -9,12 +9,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["API_KEY_HEADER", "ApiKeys", "BodyLimit", "SecurityHeaders"]
+__all__ = ["API_KEY_HEADER", "KEY_OPTIONAL", "ApiKeys", "BodyLimit", "SecurityHeaders"]
 
 API_KEY_HEADER = "X-API-Key"
+#: OpenAPI ``security`` of ``/v1/`` operations: the key when keys are configured, else none.
+KEY_OPTIONAL: dict[str, Any] = {"security": [{"apiKey": []}, {}]}
 
 _SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),

@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import (
@@ -32,8 +33,9 @@ from ..errors import (
     UnknownSyringe,
 )
 from ..units import QuantityError
+from .middleware import API_KEY_HEADER
 
-__all__ = ["PROBLEM_JSON", "ProblemResponse", "install", "problem"]
+__all__ = ["PROBLEM_JSON", "Problem", "ProblemItem", "ProblemResponse", "documented", "install", "problem"]
 
 log = logging.getLogger("mixcalc.api")
 
@@ -52,6 +54,40 @@ STATUS: Mapping[type[MixcalcError], tuple[int, str]] = {
     ImplausiblePatient: (422, "implausible-patient"),
     PlanError: (422, "plan-error"),
 }
+
+
+class ProblemItem(BaseModel):
+    pointer: str = Field(description="JSON pointer (RFC 6901) to the field at fault")
+    detail: str
+    value: Any = Field(None, description="The value sent (never shown for patient fields)")
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemItem] | None = None
+    suggestion: str | None = None
+
+
+#: What each problem status means on the JSON endpoints (the OpenAPI ``responses``).
+_MEANING = {
+    400: "Malformed JSON, an empty body, or a body that is not UTF-8",
+    401: f"API keys are configured and the {API_KEY_HEADER} header is missing or wrong",
+    413: "Request body over 64 KiB",
+    415: "Content type is not application/json",
+    422: "Invalid request, or a mixture that cannot be computed (each fault with its JSON pointer)",
+}
+
+
+def documented(*statuses: int, **meaning: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for problem statuses: the standard meaning of each, or the one
+    given by keyword (``s401="..."``) where an endpoint means something else by it."""
+    schema = {PROBLEM_JSON: {"schema": Problem.model_json_schema()}}
+    return {s: {"description": meaning.get(f"s{s}", _MEANING.get(s, "")), "content": schema} for s in statuses}
 
 
 class ProblemResponse(JSONResponse):

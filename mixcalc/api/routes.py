@@ -12,57 +12,21 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
-from pydantic import BaseModel, Field
 
 from .. import __version__
 from ..formulary import Formulary, load_formulary
 from ..plan import plan_mixture
 from ..schema import MixtureRequest, MixtureResponse
 from .cds import install_cds
-from .middleware import API_KEY_HEADER, ApiKeys, BodyLimit, SecurityHeaders
+from .middleware import API_KEY_HEADER, KEY_OPTIONAL, ApiKeys, BodyLimit, SecurityHeaders
 from .page import page_router
-from .problems import PROBLEM_JSON, install
+from .problems import documented, install
 from .settings import Settings
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]
 
 #: Largest request body accepted; a full 8-component request is under 2 KiB.
 MAX_BODY_BYTES = 64 * 1024
-
-
-class ProblemItem(BaseModel):
-    pointer: str = Field(description="JSON pointer (RFC 6901) to the field at fault")
-    detail: str
-    value: Any = Field(None, description="The value sent (never shown for patient fields)")
-
-
-class Problem(BaseModel):
-    """RFC 9457 problem details."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    errors: list[ProblemItem] | None = None
-    suggestion: str | None = None
-
-
-def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    described = {
-        400: "Malformed JSON, an empty body, or a body that is not UTF-8",
-        401: f"API keys are configured and the {API_KEY_HEADER} header is missing or wrong",
-        413: "Request body over 64 KiB",
-        415: "Content type is not application/json",
-        422: "Invalid request, or a mixture that cannot be computed (each fault with its JSON pointer)",
-    }
-    return {
-        s: {"description": described[s], "content": {PROBLEM_JSON: {"schema": Problem.model_json_schema()}}}
-        for s in statuses
-    }
-
-
-#: ``/v1/`` operations: a key when the service is configured with keys, none otherwise.
-_KEY_OPTIONAL: dict[str, Any] = {"security": [{"apiKey": []}, {}]}
 
 
 def _document_api_keys(app: FastAPI) -> None:
@@ -107,7 +71,7 @@ def create_app(formulary: Formulary | None = None, settings: Settings | None = N
     install(app)
     # The last added runs first: headers on every answer, CORS (preflights need no key),
     # then the key, then the body limit.
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, json_paths=frozenset({"/v1/mixtures"}))
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, json_paths=frozenset({"/v1/mixtures", "/v1/mixtures/fhir"}))
     if settings.requires_key:
         app.add_middleware(ApiKeys, key_digests=settings.api_key_digests)
     if settings.cors_origins:
@@ -127,8 +91,8 @@ def create_app(formulary: Formulary | None = None, settings: Settings | None = N
         "/v1/mixtures",
         response_model=MixtureResponse,
         summary="Compute and check a TPI mixture",
-        responses=_problems(400, 401, 413, 415, 422),
-        openapi_extra=_KEY_OPTIONAL,
+        responses=documented(400, 401, 413, 415, 422),
+        openapi_extra=KEY_OPTIONAL,
         tags=["mixtures"],
     )
     async def post_mixture(request: Request, mixture: MixtureRequest) -> Response:
@@ -142,8 +106,8 @@ def create_app(formulary: Formulary | None = None, settings: Settings | None = N
         "/v1/formulary",
         summary="The formulary in force, with its sources",
         tags=["formulary"],
-        responses=_problems(401),
-        openapi_extra=_KEY_OPTIONAL,
+        responses=documented(401),
+        openapi_extra=KEY_OPTIONAL,
     )
     async def get_formulary(request: Request) -> dict[str, Any]:
         current: Formulary = request.app.state.formulary
