@@ -44,7 +44,7 @@ except ImportError:  # pragma: no cover - reported by the browser fixture
 pytestmark = pytest.mark.browser
 
 CHROMIUM = os.environ.get("MIXCALC_CHROMIUM", "/usr/bin/chromium")
-INSTALL = "apt-get update && apt-get install -y chromium chromium-driver"
+INSTALL = "scripts/browser (apt-get install chromium)"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
