@@ -26,7 +26,7 @@ from __future__ import annotations
 import copy
 import re
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -39,6 +39,9 @@ from .errors import PlanError
 from .fhir import (
     UCUM,
     is_mixture_order,
+    json_array,
+    json_decimal,
+    json_object,
     medication_request,
     mixcalc_request,
     ordered_mixture,
@@ -131,27 +134,12 @@ class PatientReading:
     weight_missing: bool = True
 
 
-def _dict(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _list(value: object) -> Sequence[Any]:
-    return value if isinstance(value, list) else ()
-
-
-def _number(value: object) -> Decimal | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-    return number if number.is_finite() else None
-
-
 def _observation(value: object, loinc: str, patient_id: str | None) -> tuple[Mapping[str, Any] | None, str]:
     """The latest usable Observation with this LOINC code in a prefetched Bundle or
     resource; or None and why."""
-    item = _dict(value)
+    item = json_object(value)
     if item.get("resourceType") == "Bundle":
-        candidates = [_dict(_dict(e).get("resource")) for e in _list(item.get("entry"))]
+        candidates = [json_object(json_object(e).get("resource")) for e in json_array(item.get("entry"))]
     elif item.get("resourceType") == "Observation":
         candidates = [item]
     else:
@@ -161,10 +149,10 @@ def _observation(value: object, loinc: str, patient_id: str | None) -> tuple[Map
         status = obs.get("status")
         if obs.get("resourceType") != "Observation" or not isinstance(status, str) or status not in _USABLE_STATUS:
             continue
-        codings = [_dict(c) for c in _list(_dict(obs.get("code")).get("coding"))]
+        codings = [json_object(c) for c in json_array(json_object(obs.get("code")).get("coding"))]
         if not any(c.get("system") == LOINC and c.get("code") == loinc for c in codings):
             continue
-        subject = _dict(obs.get("subject")).get("reference")
+        subject = json_object(obs.get("subject")).get("reference")
         if patient_id is not None and isinstance(subject, str) and subject.rsplit("/", 1)[-1] != patient_id:
             continue
         usable.append(obs)
@@ -180,8 +168,8 @@ def _measure(
     obs, why = _observation(value, loinc, patient_id)
     if obs is None:
         return None, f"no {what} ({why})"
-    quantity = _dict(obs.get("valueQuantity"))
-    number = _number(quantity.get("value"))
+    quantity = json_object(obs.get("valueQuantity"))
+    number = json_decimal(quantity.get("value"))
     code = quantity.get("code") if quantity.get("system") in (UCUM, None) else None
     code = code if isinstance(code, str) else quantity.get("unit")
     unit = (units.get(code) or units.get(code.lower())) if isinstance(code, str) else None
@@ -221,7 +209,7 @@ def read_patient(prefetch: Mapping[str, Any], patient_id: str | None, today: dat
     facts: dict[str, Any] = {}
     shown: list[str] = []
     missing: list[str] = []
-    patient = _dict(prefetch.get("patient"))
+    patient = json_object(prefetch.get("patient"))
     if patient.get("resourceType") != "Patient":
         missing.append("no Patient resource: sex and age unknown (age-based limits not assessed)")
     elif patient_id is not None and patient.get("id") not in (None, patient_id):
@@ -356,7 +344,7 @@ def _scaled(resource: Mapping[str, Any], check: OrderCheck, volume: Decimal, for
         components.append(scaled)
     request = MixtureRequest.model_validate({**check.request, "components": components})
     answer = plan_mixture(request, formulary)
-    subject = _dict(resource.get("subject")).get("reference")
+    subject = json_object(resource.get("subject")).get("reference")
     fresh = medication_request(answer, request, formulary, subject=subject if isinstance(subject, str) else None)
     updated = copy.deepcopy(dict(resource))
     for key in ("extension", "medicationReference", "dosageInstruction", "dispenseRequest", "note"):
@@ -364,8 +352,8 @@ def _scaled(resource: Mapping[str, Any], check: OrderCheck, volume: Decimal, for
             updated[key] = fresh[key]
         else:
             updated.pop(key, None)
-    reference = str(_dict(resource.get("medicationReference")).get("reference", "#med"))[1:]
-    others = [c for c in _list(resource.get("contained")) if _dict(c).get("id") not in (reference, "med")]
+    reference = str(json_object(resource.get("medicationReference")).get("reference", "#med"))[1:]
+    others = [c for c in json_array(resource.get("contained")) if json_object(c).get("id") not in (reference, "med")]
     updated["contained"] = [*fresh["contained"], *copy.deepcopy(others)]
     return updated
 
@@ -543,18 +531,18 @@ def hook_response(
 ) -> dict[str, Any]:
     """The CDS Hooks response to a hook call ``body`` for ``hook`` (order-select or
     order-sign): ``{"cards": [...]}``, empty when no draft order is a TPI mixture."""
-    context = _dict(body.get("context"))
+    context = json_object(body.get("context"))
     patient_id = context.get("patientId") if isinstance(context.get("patientId"), str) else None
-    bundle = _dict(context.get("draftOrders"))
-    entries = [_dict(_dict(e).get("resource")) for e in _list(bundle.get("entry"))]
+    bundle = json_object(context.get("draftOrders"))
+    entries = [json_object(json_object(e).get("resource")) for e in json_array(bundle.get("entry"))]
     orders = [r for r in entries if r.get("resourceType") == "MedicationRequest" and is_mixture_order(r, formulary)]
-    selections = [s for s in _list(context.get("selections")) if isinstance(s, str)]
+    selections = [s for s in json_array(context.get("selections")) if isinstance(s, str)]
     if hook == "order-select" and selections:
         orders = [r for r in orders if f"MedicationRequest/{r.get('id')}" in selections]
     out = _Cards(formulary, new_uuid)
     if not orders:
         return {"cards": out.cards}
-    patient = read_patient(_dict(body.get("prefetch")), patient_id, today)
+    patient = read_patient(json_object(body.get("prefetch")), patient_id, today)
     if patient.missing:
         out.add(
             "warning" if patient.weight_missing else "info",

@@ -60,6 +60,9 @@ __all__ = [
     "as_number",
     "contained_medication",
     "is_mixture_order",
+    "json_array",
+    "json_decimal",
+    "json_object",
     "medication_request",
     "mixcalc_request",
     "ordered_mixture",
@@ -103,7 +106,7 @@ def _ratio(value: Decimal, code: str) -> dict[str, Any]:
     return {"numerator": _quantity(value, code), "denominator": _quantity(Decimal(1), "mL")}
 
 
-def _decimal(value: object) -> Decimal | None:
+def json_decimal(value: object) -> Decimal | None:
     """A JSON number as a Decimal (floats by their shortest repr); None for anything else."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -114,11 +117,13 @@ def _decimal(value: object) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-def _dict(value: object) -> Mapping[str, Any]:
+def json_object(value: object) -> Mapping[str, Any]:
+    """``value`` if it is a JSON object, else an empty one (for reading untrusted FHIR)."""
     return value if isinstance(value, Mapping) else {}
 
 
-def _list(value: object) -> Sequence[Any]:
+def json_array(value: object) -> Sequence[Any]:
+    """``value`` if it is a JSON array, else an empty one."""
     return value if isinstance(value, list) else ()
 
 
@@ -133,8 +138,8 @@ def _code(quantity: Mapping[str, Any]) -> str | None:
 
 def _amount(quantity: object, units: Mapping[str, Decimal]) -> Decimal | None:
     """A Quantity in one of ``units`` (code -> factor to the base unit), in the base unit."""
-    q = _dict(quantity)
-    value, code = _decimal(q.get("value")), _code(q)
+    q = json_object(quantity)
+    value, code = json_decimal(q.get("value")), _code(q)
     if value is None or code is None or code not in units or value < 0:
         return None
     return value * units[code]
@@ -259,27 +264,27 @@ def medication_request(
 
 
 def _medication(resource: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    reference = _dict(resource.get("medicationReference")).get("reference")
+    reference = json_object(resource.get("medicationReference")).get("reference")
     if not isinstance(reference, str) or not reference.startswith("#"):
         return None
-    for contained in _list(resource.get("contained")):
-        item = _dict(contained)
+    for contained in json_array(resource.get("contained")):
+        item = json_object(contained)
         if item.get("resourceType") == "Medication" and item.get("id") == reference[1:]:
             return item
     return None
 
 
 def _sub(extension: Mapping[str, Any], url: str) -> Mapping[str, Any]:
-    for part in _list(extension.get("extension")):
-        if _dict(part).get("url") == url:
-            return _dict(part)
+    for part in json_array(extension.get("extension")):
+        if json_object(part).get("url") == url:
+            return json_object(part)
     return {}
 
 
 def _extension(element: Mapping[str, Any], url: str) -> Mapping[str, Any] | None:
-    for item in _list(element.get("extension")):
-        if _dict(item).get("url") == url:
-            return _dict(item)
+    for item in json_array(element.get("extension")):
+        if json_object(item).get("url") == url:
+            return json_object(item)
     return None
 
 
@@ -288,14 +293,14 @@ def mixcalc_request(resource: Mapping[str, Any]) -> dict[str, Any] | None:
     not carry them whole.  The caller must check it reproduces the order's standard
     fields (:func:`same_order`): an order edited after we wrote it no longer matches."""
     medication = _medication(resource)
-    sites = _dict(_dict(_first(resource.get("dosageInstruction")).get("timing")).get("repeat")).get("count")
+    sites = json_object(json_object(_first(resource.get("dosageInstruction")).get("timing")).get("repeat")).get("count")
     if medication is None or not isinstance(sites, int) or isinstance(sites, bool):
         return None
     components = []
-    for ingredient in _list(medication.get("ingredient")):
-        extension = _extension(_dict(ingredient), COMPONENT_EXTENSION)
+    for ingredient in json_array(medication.get("ingredient")):
+        extension = _extension(json_object(ingredient), COMPONENT_EXTENSION)
         if extension is None:
-            if _is_epinephrine(_dict(ingredient)):
+            if _is_epinephrine(json_object(ingredient)):
                 continue
             return None
         agent = _sub(extension, "agent").get("valueCode")
@@ -311,8 +316,8 @@ def mixcalc_request(resource: Mapping[str, Any]) -> dict[str, Any] | None:
             quantity = _sub(extension, url).get("valueQuantity")
             if quantity is None:
                 continue
-            value = _decimal(_dict(quantity).get("value"))
-            if value is None or _code(_dict(quantity)) != units:
+            value = json_decimal(json_object(quantity).get("value"))
+            if value is None or _code(json_object(quantity)) != units:
                 return None
             component[key] = Amount.of(value, units)
         form = _sub(extension, "form").get("valueCode")
@@ -334,19 +339,19 @@ def mixcalc_request(resource: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def _first(value: object) -> Mapping[str, Any]:
-    items = _list(value)
-    return _dict(items[0]) if items else {}
+    items = json_array(value)
+    return json_object(items[0]) if items else {}
 
 
 def _standard(resource: Mapping[str, Any]) -> tuple[Any, ...]:
     """The fields a clinician signs: ingredients and strengths, sites, volume per site."""
     medication = _medication(resource) or {}
     ingredients = []
-    for ingredient in _list(medication.get("ingredient")):
-        item = _dict(ingredient)
-        concept = _dict(item.get("itemCodeableConcept"))
-        codes = tuple(sorted(str(_dict(c).get("code")) for c in _list(concept.get("coding"))))
-        strength = _dict(item.get("strength"))
+    for ingredient in json_array(medication.get("ingredient")):
+        item = json_object(ingredient)
+        concept = json_object(item.get("itemCodeableConcept"))
+        codes = tuple(sorted(str(json_object(c).get("code")) for c in json_array(concept.get("coding"))))
+        strength = json_object(item.get("strength"))
         ingredients.append(
             (
                 codes,
@@ -356,7 +361,7 @@ def _standard(resource: Mapping[str, Any]) -> tuple[Any, ...]:
             )
         )
     dosage = _first(resource.get("dosageInstruction"))
-    count = _dict(_dict(dosage.get("timing")).get("repeat")).get("count")
+    count = json_object(json_object(dosage.get("timing")).get("repeat")).get("count")
     volume = _amount(_first(dosage.get("doseAndRate")).get("doseQuantity"), _VOLUME)
     return tuple(sorted(ingredients, key=repr)), count, volume
 
@@ -367,10 +372,10 @@ def same_order(resource: Mapping[str, Any], regenerated: Mapping[str, Any]) -> b
 
 
 def _is_epinephrine(ingredient: Mapping[str, Any]) -> bool:
-    concept = _dict(ingredient.get("itemCodeableConcept"))
+    concept = json_object(ingredient.get("itemCodeableConcept"))
     coded = any(
-        _dict(c).get("system") == RXNORM and _dict(c).get("code") == EPINEPHRINE_RXNORM
-        for c in _list(concept.get("coding"))
+        json_object(c).get("system") == RXNORM and json_object(c).get("code") == EPINEPHRINE_RXNORM
+        for c in json_array(concept.get("coding"))
     )
     text = concept.get("text")
     return coded or (isinstance(text, str) and text.strip().lower() in _EPINEPHRINE_NAMES)
@@ -383,14 +388,14 @@ def _normal(text: str) -> str:
 def _agent_for(ingredient: Mapping[str, Any], formulary: Formulary) -> Agent | None:
     """The formulary agent an ingredient names: by RxNorm code, else by its text (the
     agent's id, name or display name; a trailing salt such as "hydrochloride" allowed)."""
-    concept = _dict(ingredient.get("itemCodeableConcept"))
-    for coding in _list(concept.get("coding")):
-        c = _dict(coding)
+    concept = json_object(ingredient.get("itemCodeableConcept"))
+    for coding in json_array(concept.get("coding")):
+        c = json_object(coding)
         if c.get("system") == RXNORM:
             for agent in formulary.agents:
                 if agent.rxnorm is not None and agent.rxnorm == c.get("code"):
                     return agent
-    texts = [concept.get("text")] + [_dict(c).get("display") for c in _list(concept.get("coding"))]
+    texts = [concept.get("text")] + [json_object(c).get("display") for c in json_array(concept.get("coding"))]
     for text in texts:
         if not isinstance(text, str):
             continue
@@ -408,7 +413,7 @@ def is_mixture_order(resource: Mapping[str, Any], formulary: Formulary) -> bool:
     medication = _medication(resource)
     if medication is None:
         return False
-    return any(_agent_for(_dict(i), formulary) is not None for i in _list(medication.get("ingredient")))
+    return any(_agent_for(json_object(i), formulary) is not None for i in json_array(medication.get("ingredient")))
 
 
 @dataclass(frozen=True)
@@ -427,7 +432,7 @@ class OrderedMixture:
 
 def _strength(ingredient: Mapping[str, Any]) -> Decimal | None:
     """An ingredient's concentration in the mixture, mg/mL."""
-    strength = _dict(ingredient.get("strength"))
+    strength = json_object(ingredient.get("strength"))
     mass = _amount(strength.get("numerator"), _MASS)
     volume = _amount(strength.get("denominator"), _VOLUME)
     if mass is None or volume is None or volume == 0:
@@ -436,12 +441,12 @@ def _strength(ingredient: Mapping[str, Any]) -> Decimal | None:
 
 
 def _label(ingredient: Mapping[str, Any]) -> str:
-    concept = _dict(ingredient.get("itemCodeableConcept"))
+    concept = json_object(ingredient.get("itemCodeableConcept"))
     text = concept.get("text")
     if isinstance(text, str) and text.strip():
         return text.strip()[:60]
-    for coding in _list(concept.get("coding")):
-        shown = _dict(coding).get("display") or _dict(coding).get("code")
+    for coding in json_array(concept.get("coding")):
+        shown = json_object(coding).get("display") or json_object(coding).get("code")
         if isinstance(shown, str):
             return shown[:60]
     return "an ingredient"
@@ -458,14 +463,14 @@ def ordered_mixture(resource: Mapping[str, Any], formulary: Formulary) -> Ordere
     volume = _amount(_first(dosage.get("doseAndRate")).get("doseQuantity"), _VOLUME)
     if volume is None or volume == 0:
         problems.append("the volume per site (dosageInstruction.doseAndRate.doseQuantity, in mL) is missing")
-    sites = _dict(_dict(dosage.get("timing")).get("repeat")).get("count")
+    sites = json_object(json_object(dosage.get("timing")).get("repeat")).get("count")
     if not isinstance(sites, int) or isinstance(sites, bool) or sites < 1:
         problems.append("the number of sites (dosageInstruction.timing.repeat.count) is missing")
         sites = None
     found: list[tuple[Agent, Decimal]] = []
     epinephrine: Decimal | None = None
-    for raw in _list(medication.get("ingredient")):
-        ingredient = _dict(raw)
+    for raw in json_array(medication.get("ingredient")):
+        ingredient = json_object(raw)
         strength = _strength(ingredient)
         if strength is None:
             problems.append(f"{_label(ingredient)}: no strength as mass per volume of the mixture")
@@ -588,12 +593,12 @@ def with_volume_per_site(resource: Mapping[str, Any], volume: Decimal) -> dict[s
     """A copy of an EHR order with another volume per site (the same concentrations):
     dose, maximum per administration, dispensed quantity and instruction text updated."""
     updated = copy.deepcopy(dict(resource))
-    dosage_list = _list(updated.get("dosageInstruction"))
+    dosage_list = json_array(updated.get("dosageInstruction"))
     if not dosage_list or not isinstance(dosage_list[0], dict):
         return updated
     dosage = dosage_list[0]
-    sites = _dict(_dict(dosage.get("timing")).get("repeat")).get("count")
-    for rate in _list(dosage.get("doseAndRate")):
+    sites = json_object(json_object(dosage.get("timing")).get("repeat")).get("count")
+    for rate in json_array(dosage.get("doseAndRate")):
         if isinstance(rate, dict) and "doseQuantity" in rate:
             rate["doseQuantity"] = _quantity(volume, "mL")
             break

@@ -27,7 +27,7 @@ from ..formulary import Formulary
 from ..plan import plan_mixture
 from ..schema import MixtureRequest
 from .cds_auth import CdsAuthError, CdsAuthSettings, Verifier
-from .middleware import KEY_OPTIONAL
+from .middleware import KEY_OPTIONAL, document_security
 from .problems import documented, problem
 
 __all__ = ["FHIR_JSON", "install_cds"]
@@ -285,25 +285,16 @@ def _router() -> APIRouter:
     return router
 
 
-def _document_jwt(app: FastAPI) -> None:
-    """Adds the CDS Hooks bearer-JWT security scheme to the app's OpenAPI document."""
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        document = build()
-        schemes = document.setdefault("components", {}).setdefault("securitySchemes", {})
-        schemes[_SECURITY_SCHEME] = {
-            "type": "http",
-            "scheme": "bearer",
-            "bearerFormat": "JWT",
-            "description": (
-                "CDS Hooks 2.0: the EHR's JWT signed with an asymmetric key configured in MIXCALC_CDS_ISSUERS, "
-                "aud = the URL of the service called (MIXCALC_CDS_BASE_URL + path), with exp, iat and jti."
-            ),
-        }
-        return document
-
-    app.openapi = openapi  # type: ignore[method-assign]
+#: The CDS Hooks bearer JWT, as the OpenAPI document describes it.
+_JWT_SCHEME: dict[str, Any] = {
+    "type": "http",
+    "scheme": "bearer",
+    "bearerFormat": "JWT",
+    "description": (
+        "CDS Hooks 2.0: the EHR's JWT signed with an asymmetric key configured in MIXCALC_CDS_ISSUERS, "
+        "aud = the URL of the service called (MIXCALC_CDS_BASE_URL + path), with exp, iat and jti."
+    ),
+}
 
 
 def install_cds(app: FastAPI, settings: CdsAuthSettings | None = None) -> None:
@@ -311,4 +302,4 @@ def install_cds(app: FastAPI, settings: CdsAuthSettings | None = None) -> None:
     app.state.cds_verifier = Verifier(settings if settings is not None else CdsAuthSettings.from_env())
     app.add_exception_handler(_Refused, _on_refused)
     app.include_router(_router())
-    _document_jwt(app)
+    document_security(app, _SECURITY_SCHEME, _JWT_SCHEME)

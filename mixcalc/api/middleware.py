@@ -11,13 +11,27 @@ import hmac
 import json
 from typing import Any
 
+from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["API_KEY_HEADER", "KEY_OPTIONAL", "ApiKeys", "BodyLimit", "SecurityHeaders"]
+__all__ = ["API_KEY_HEADER", "KEY_OPTIONAL", "ApiKeys", "BodyLimit", "SecurityHeaders", "document_security"]
 
 API_KEY_HEADER = "X-API-Key"
 #: OpenAPI ``security`` of ``/v1/`` operations: the key when keys are configured, else none.
 KEY_OPTIONAL: dict[str, Any] = {"security": [{"apiKey": []}, {}]}
+
+
+def document_security(app: FastAPI, name: str, scheme: dict[str, Any]) -> None:
+    """Adds a security scheme to ``app``'s OpenAPI document (each guard documents its own)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = build()  # FastAPI builds it once and caches it as app.openapi_schema
+        document.setdefault("components", {}).setdefault("securitySchemes", {})[name] = scheme
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
 
 _SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),

@@ -18,7 +18,7 @@ from ..formulary import Formulary, load_formulary
 from ..plan import plan_mixture
 from ..schema import MixtureRequest, MixtureResponse
 from .cds import install_cds
-from .middleware import API_KEY_HEADER, KEY_OPTIONAL, ApiKeys, BodyLimit, SecurityHeaders
+from .middleware import API_KEY_HEADER, KEY_OPTIONAL, ApiKeys, BodyLimit, SecurityHeaders, document_security
 from .page import page_router
 from .problems import documented, install
 from .settings import Settings
@@ -27,27 +27,6 @@ __all__ = ["MAX_BODY_BYTES", "create_app"]
 
 #: Largest request body accepted; a full 8-component request is under 2 KiB.
 MAX_BODY_BYTES = 64 * 1024
-
-
-def _document_api_keys(app: FastAPI) -> None:
-    """Adds the ``apiKey`` security scheme to the app's OpenAPI document."""
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        document = build()  # FastAPI caches it as app.openapi_schema
-        document.setdefault("components", {})["securitySchemes"] = {
-            "apiKey": {
-                "type": "apiKey",
-                "in": "header",
-                "name": API_KEY_HEADER,
-                "description": "Required on /v1/ when the service sets MIXCALC_API_KEYS; off by default.",
-            }
-        }
-        return document
-
-    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(formulary: Formulary | None = None, settings: Settings | None = None) -> FastAPI:
@@ -83,7 +62,16 @@ def create_app(formulary: Formulary | None = None, settings: Settings | None = N
             max_age=600,
         )
     app.add_middleware(SecurityHeaders)
-    _document_api_keys(app)
+    document_security(
+        app,
+        "apiKey",
+        {
+            "type": "apiKey",
+            "in": "header",
+            "name": API_KEY_HEADER,
+            "description": "Required on /v1/ when the service sets MIXCALC_API_KEYS; off by default.",
+        },
+    )
     install_cds(app)  # FHIR output and the CDS Hooks service (after the API-key document: it extends it)
     app.state.formulary = formulary
 
