@@ -76,6 +76,14 @@ class Condition(StrEnum):
     CARDIOVASCULAR_DISEASE = "cardiovascular-disease"
     RENAL_IMPAIRMENT = "renal-impairment"
     SYSTEMIC_FUNGAL_INFECTION = "systemic-fungal-infection"
+    # Ketorolac label contraindications (CLINICAL.md section 6) [S49]
+    ADVANCED_RENAL_IMPAIRMENT = "advanced-renal-impairment"
+    LABOR = "labor"  # labor and delivery
+    PEPTIC_ULCER = "peptic-ulcer"  # active or past peptic ulcer or GI bleeding
+    NSAID_ALLERGY = "nsaid-allergy"  # allergy to aspirin or another NSAID
+    NSAID_USE = "nsaid-use"  # current aspirin or NSAID use
+    # Epinephrine caution (CLINICAL.md section 7) [S67]
+    MAOI_OR_TCA_USE = "maoi-or-tca-use"  # takes an MAO inhibitor or a tricyclic antidepressant
 
 
 DosingWeightRule = Literal["total", "ideal", "adjusted", "lean", "lean_when_obese"]

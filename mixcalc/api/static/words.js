@@ -16,6 +16,12 @@ export const CONDITION_LABELS = {
   "liver-failure": "Advanced liver failure",
   "cardiovascular-disease": "Cardiovascular disease",
   "renal-impairment": "Renal impairment",
+  "advanced-renal-impairment": "Advanced renal impairment or risk of renal failure",
+  labor: "Labor and delivery",
+  "peptic-ulcer": "Peptic ulcer or GI bleeding (active or past)",
+  "nsaid-allergy": "Allergy to aspirin or another NSAID",
+  "nsaid-use": "Takes aspirin or another NSAID",
+  "maoi-or-tca-use": "Takes an MAO inhibitor or a tricyclic antidepressant",
 };
 
 export function conditionLabel(id) {
