@@ -344,6 +344,8 @@ class Verifier:
             raise CdsAuthError(f"the token has no {exc.claim} claim") from None
         except jwt.ExpiredSignatureError:
             raise CdsAuthError("the token has expired") from None
+        except jwt.ImmatureSignatureError:
+            raise CdsAuthError("the token's iat or nbf is in the future") from None
         except jwt.InvalidAudienceError:
             raise CdsAuthError("the token's aud is not the URL of this CDS service") from None
         except jwt.InvalidSignatureError:
