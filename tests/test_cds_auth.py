@@ -20,7 +20,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi.testclient import TestClient
-from hypothesis import example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 from jwks_server import JwksServer, make_certificates
 from redis_server import RedisServer, free_port
@@ -409,14 +409,12 @@ def _outcome(token: str) -> str:
 @example(name="exp", value=str(int(time.time()) + 60))  # a string exp was a 500 (issue 13)
 @example(name="iat", value=str(int(time.time())))
 @example(name="nbf", value=[[[]]])
-@settings(max_examples=60)
 def test_any_json_in_a_claim_is_accepted_or_refused_never_an_error(name: str, value: object) -> None:
     token = _raw_token(_HEADER, json.dumps(_claims(**{name: value})).encode())
     assert _outcome(token) in {"accepted", "refused"}  # any other exception fails the test
 
 
 @given(name=st.sampled_from(["alg", "kid", "typ", "crit", "jku", "cty"]), value=json_values())
-@settings(max_examples=60)
 def test_any_json_in_a_header_field_is_accepted_or_refused_never_an_error(name: str, value: object) -> None:
     header = json.dumps({"alg": "ES384", "kid": "ec-1", "typ": "JWT", name: value}).encode()
     assert _outcome(_raw_token(header, _payload())) in {"accepted", "refused"}

@@ -296,8 +296,9 @@ _JWT_SCHEME: dict[str, Any] = {
     "scheme": "bearer",
     "bearerFormat": "JWT",
     "description": (
-        "CDS Hooks 2.0: the EHR's JWT signed with an asymmetric key configured in MIXCALC_CDS_ISSUERS, "
-        "aud = the URL of the service called (MIXCALC_CDS_BASE_URL + path), with exp, iat and jti."
+        "CDS Hooks 2.0: the EHR's JWT signed with an asymmetric key configured in MIXCALC_CDS_ISSUERS "
+        "or published at the issuer's configured jwks_url, aud = the URL of the service called "
+        "(MIXCALC_CDS_BASE_URL + path), with exp and iat (numbers) and jti (a string)."
     ),
 }
 
