@@ -220,8 +220,9 @@ class RemoteKeys:
     def key(self, kid: str) -> TrustedKey | None:
         """The key named ``kid``, or None if the issuer publishes none by that name;
         :class:`KeysUnavailable` when the set is needed and cannot be fetched."""
-        if self._fresh(self.clock()) and kid in self._keys:
-            return self._keys[kid]
+        found = self._keys.get(kid)  # one read of the set another thread may be replacing
+        if found is not None and self._fresh(self.clock()):
+            return found
         with self._lock:  # one fetch at a time; the others then find its result
             now = self.clock()
             if self._fresh(now) and kid in self._keys:
