@@ -243,10 +243,8 @@ def _shape(header: Mapping[str, Any], claims: Mapping[str, Any]) -> None:
     for name in ("iss", "jti"):
         if name in claims and not isinstance(claims[name], str):
             raise CdsAuthError(f"the token's {name} must be a string")
-    for name in _NUMERIC_DATES:
-        value = claims.get(name)
-        if name not in claims:
-            continue
+    for name in (n for n in _NUMERIC_DATES if n in claims):
+        value = claims[name]
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise CdsAuthError(f"the token's {name} must be a number of seconds (NumericDate)")
         if isinstance(value, float) and not math.isfinite(value):
