@@ -249,8 +249,13 @@ def test_a_key_server_trickling_its_answer_meets_the_deadline(
 
 def test_a_certificate_from_an_untrusted_authority_is_refused(jwks: JwksServer) -> None:
     verifier = Verifier(CdsAuthSettings.from_env(_remote_env(jwks.url, None)))
-    assert "ConnectError" in _refused(verifier, _token())
+    assert "certificate did not verify" in _refused(verifier, _token())
     assert jwks.behaviour.hits == 0
+
+
+def test_a_key_server_that_is_down_is_a_401(certificates: tuple[Path, Path, Path]) -> None:
+    verifier = Verifier(CdsAuthSettings.from_env(_remote_env(f"https://127.0.0.1:{free_port()}/jwks", certificates[0])))
+    assert "fetching the key set failed (ConnectError)" in _refused(verifier, _token())
 
 
 def test_a_tokens_jku_is_never_followed(jwks: JwksServer) -> None:

@@ -194,10 +194,25 @@ class HttpsFetcher:
         except httpx2.TimeoutException:
             raise KeysUnavailable("fetching the key set timed out") from None
         except httpx2.HTTPError as exc:  # connection refused, TLS verification failed, protocol errors
+            if _caused_by(exc, ssl.SSLCertVerificationError):
+                raise KeysUnavailable(
+                    "the key set server's certificate did not verify (a private CA: set MIXCALC_CDS_CA_BUNDLE)"
+                ) from None
             raise KeysUnavailable(f"fetching the key set failed ({exc.__class__.__name__})") from None
 
     def close(self) -> None:
         self._client.close()
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    seen: BaseException | None = exc
+    for _ in range(8):  # the chain an HTTP client builds is short; never loop on a cycle
+        if seen is None:
+            return False
+        if isinstance(seen, kind):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 @dataclass
