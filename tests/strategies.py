@@ -53,6 +53,7 @@ __all__ = [
     "doses_per_site",
     "epinephrine_ratio_text",
     "heights_cm",
+    "json_values",
     "lidocaine_component",
     "local_anesthetic_components",
     "magnitude",
@@ -340,3 +341,19 @@ def computable_plan(request: Mapping[str, Any], formulary: Formulary | None = No
     except (ComponentNotComputable, SiteDoesNotFit):
         assume(False)
         raise AssertionError("unreachable") from None
+
+
+# --- untrusted JSON ---------------------------------------------------------------------
+
+
+def json_values() -> st.SearchStrategy[object]:
+    """Any JSON value a client could send in a field: scalars of every type (huge and
+    non-finite numbers included, as Python's JSON reads them; numbers sent as text) nested
+    in lists and objects."""
+    numeric_text = st.integers(min_value=0, max_value=2**40).map(str)
+    scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20) | numeric_text
+    return st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+        max_leaves=12,
+    )

@@ -44,7 +44,7 @@ except ImportError:  # pragma: no cover - reported by the browser fixture
 pytestmark = pytest.mark.browser
 
 CHROMIUM = os.environ.get("MIXCALC_CHROMIUM", "/usr/bin/chromium")
-INSTALL = "scripts/browser (apt-get install chromium)"
+INSTALL = "scripts/system-packages (apt-get install chromium)"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

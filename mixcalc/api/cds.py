@@ -9,7 +9,7 @@
   nothing is stored (the service holds no state).
 
 Hook and feedback calls are authenticated as :mod:`mixcalc.api.cds_auth` describes;
-refusals are 401 problems.
+refusals are 401 problems; a replay store that does not answer, a 503.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from ..fhir import medication_request
 from ..formulary import Formulary
 from ..plan import plan_mixture
 from ..schema import MixtureRequest
-from .cds_auth import CdsAuthError, CdsAuthSettings, Verifier
+from .cds_auth import CdsAuthError, CdsAuthSettings, CdsAuthUnavailable, Verifier
 from .middleware import KEY_OPTIONAL, document_security
 from .problems import documented, problem
 
@@ -142,6 +142,7 @@ class Feedback(_Open):
 
 _REFUSED = "The EHR's token is missing or not valid, or no trusted EHR is configured (the detail says which)"
 _UNKNOWN = "No CDS service with this id"
+_UNAVAILABLE = "The shared replay store (MIXCALC_REPLAY_STORE) did not answer: retry after Retry-After seconds"
 _SECURED: dict[str, Any] = {"security": [{_SECURITY_SCHEME: []}]}
 
 
@@ -158,6 +159,8 @@ async def _on_refused(request: Request, exc: Exception) -> Response:
     response = problem(exc.status, exc.slug, exc.title, exc.detail)
     if exc.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="cds-services"'
+    if exc.status == 503:
+        response.headers["Retry-After"] = "5"
     return response
 
 
@@ -176,9 +179,11 @@ def _caller(*, feedback: bool) -> Any:
         audiences = verifier.audiences(path, f"{path}/feedback") if feedback else verifier.audiences(path)
         try:
             # Read here rather than declared: the OpenAPI document states it as the cdsJwt scheme.
-            verifier.verify(request.headers.get("authorization"), audiences)
+            await verifier.verify_in_thread(request.headers.get("authorization"), audiences)
         except CdsAuthError as exc:
             raise _Refused(401, "unauthorized", "Unauthorized", exc.reason) from None
+        except CdsAuthUnavailable as exc:  # the replay store cannot answer: never let a token through unchecked
+            raise _Refused(503, "service-unavailable", "Service unavailable", exc.reason) from None
 
     return Depends(check)
 
@@ -251,7 +256,7 @@ def _router() -> APIRouter:
         response_model=HookResponse,
         response_model_exclude_none=True,
         responses={
-            **documented(400, 401, 404, 413, s401=_REFUSED, s404=_UNKNOWN),
+            **documented(400, 401, 404, 413, 503, s401=_REFUSED, s404=_UNKNOWN, s503=_UNAVAILABLE),
             **documented(422, s422="Not a CDS Hooks request"),
         },
         openapi_extra=_SECURED,
@@ -273,7 +278,7 @@ def _router() -> APIRouter:
         response_class=Response,
         responses={
             200: {"description": "Acknowledged"},
-            **documented(400, 401, 404, 413, s401=_REFUSED, s404=_UNKNOWN),
+            **documented(400, 401, 404, 413, 503, s401=_REFUSED, s404=_UNKNOWN, s503=_UNAVAILABLE),
             **documented(422, s422="Not a CDS Hooks feedback document"),
         },
         openapi_extra=_SECURED,
@@ -291,8 +296,9 @@ _JWT_SCHEME: dict[str, Any] = {
     "scheme": "bearer",
     "bearerFormat": "JWT",
     "description": (
-        "CDS Hooks 2.0: the EHR's JWT signed with an asymmetric key configured in MIXCALC_CDS_ISSUERS, "
-        "aud = the URL of the service called (MIXCALC_CDS_BASE_URL + path), with exp, iat and jti."
+        "CDS Hooks 2.0: the EHR's JWT signed with an asymmetric key configured in MIXCALC_CDS_ISSUERS "
+        "or published at the issuer's configured jwks_url, aud = the URL of the service called "
+        "(MIXCALC_CDS_BASE_URL + path), with exp and iat (numbers) and jti (a string)."
     ),
 }
 
