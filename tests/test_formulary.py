@@ -227,17 +227,21 @@ def test_amide_maxima_are_reduced_by_30_percent_for_infants_under_6_months(bundl
     for agent_id in ("lidocaine", "bupivacaine", "ropivacaine", "mepivacaine", "levobupivacaine"):
         max_dose = agent(bundled, agent_id).max_dose
         assert max_dose is not None
-        factors = [(r.factor, r.age_below.in_(YEAR) * 12) for r in max_dose.restrictions if r.age_below is not None]
+        factors = [(r.factor, r.age_below.in_(YEAR) * 12) for r in max_dose.restrictions if r.factor is not None]
         assert factors == [(Decimal("0.7"), Decimal(6))], agent_id
 
 
 def test_epinephrine_is_capped_at_0_2_mg_per_visit_and_0_04_mg_with_cardiovascular_disease(bundled: Formulary) -> None:
+    """Heart failure is a cardiovascular disease: the same cap (CLINICAL.md section 7) [S67]."""
     assert bundled.epinephrine.cap.in_(MG) == Decimal("0.2")
-    (restriction,) = bundled.epinephrine.restrictions
-    assert restriction.condition is not None
-    assert restriction.condition.value == "cardiovascular-disease"
-    assert restriction.cap is not None
-    assert restriction.cap.in_(MG) == Decimal("0.04")
+    caps = {
+        (r.condition.value if r.condition else None): (r.cap.in_(MG) if r.cap else None, r.source)
+        for r in bundled.epinephrine.restrictions
+    }
+    assert caps == {
+        "cardiovascular-disease": (Decimal("0.04"), ("S67",)),
+        "heart-failure": (Decimal("0.04"), ("S67",)),
+    }
 
 
 def test_syringes_have_the_graduations_and_dead_spaces_of_clinical_md(bundled: Formulary) -> None:
@@ -543,7 +547,7 @@ def test_a_local_anesthetic_without_a_family_is_rejected() -> None:
 
 def test_a_restriction_with_both_a_cap_and_a_factor_is_rejected() -> None:
     error = rejected(broken('cap = "30 mg", basis = "label"', 'cap = "30 mg", factor = "0.5", basis = "label"'))
-    assert "exactly one of cap and factor" in error.problem
+    assert "exactly one of cap, factor and weight_required" in error.problem
     assert error.key.startswith(f"agents[{index_of('ketorolac')}:ketorolac].max_dose.restrictions[0]"), error.key
 
 
