@@ -192,11 +192,13 @@ def weight_rule(a: Assessment) -> Iterator[Finding]:
             )
         )
         if needs_weight:
+            child = "" if a.patient.age_days is not None else "; no age given either: a child cannot be ruled out"
             yield Finding(
                 "weight_missing",
                 "warning",
                 needs_weight,
-                "no weight given: only the absolute caps were applied; a smaller patient's maximum may be lower",
+                "no weight given: only the absolute caps were applied; a smaller patient's maximum may be lower"
+                f"{child}: give the patient's weight",
             )
         return
     if a.weight.fell_back:

@@ -14,6 +14,7 @@ from typing import Literal
 from .errors import ImplausiblePatient
 from .formulary import Agent, Condition, DoseRule, DosingWeightRule, Restriction
 from .growth import heaviest_plausible
+from .schema import HEIGHT_CM
 from .units import DAY, KG, MG, MG_PER_KG
 
 __all__ = ["DosingWeight", "LowestWeight", "MaxDose", "PatientFacts", "dosing_weight", "lowest_weight", "max_dose"]
@@ -27,8 +28,9 @@ _DEVINE_FROM_CM = Decimal("152.4")
 _ADJUSTED_SHARE = Decimal("0.4")  # [S56]
 _OBESE_BMI = Decimal(30)
 #: The top of the obese range searched for the lowest lean body weight a patient of
-#: unknown height could have (policy: BMI 60 is beyond class III obesity's threshold of 40).
-OBESE_BMI_BOUND = Decimal(60)
+#: unknown height could have: the highest BMI the service accepts (policy), so that no
+#: height given later can lower the dosing weight below the one the warning assumed.
+OBESE_BMI_BOUND = _BMI_RANGE[1]
 # Janmahasatian 2005 [S59]: 9270 x TBW / (A + B x BMI)
 _JANMAHASATIAN = {"male": (Decimal(6680), Decimal(216)), "female": (Decimal(8780), Decimal(244))}
 _WEIGHT_PLACES = Decimal("0.1")
@@ -181,8 +183,10 @@ class LowestWeight:
 
 def lowest_weight(patient: PatientFacts, rule: DosingWeightRule, used: DosingWeight | None) -> LowestWeight | None:
     """With height or sex missing, the lowest lean body weight this weight could have
-    over the obese range (BMI 30 to :data:`OBESE_BMI_BOUND`, or the known BMI; with the
-    sex unknown, the sex giving the lower value), when it is below the weight used;
+    over the obese range (BMI 30 up to :data:`OBESE_BMI_BOUND` or the BMI this weight has
+    at the shortest height a request may give, 30 cm, whichever is lower; or the known
+    BMI; with the sex unknown, the sex giving the lower value), when it is below the
+    weight used;
     ``None`` when nothing is missing, the rule is total body weight, or knowing the
     missing facts could not lower the weight."""
     if used is None or patient.weight_kg is None or rule == "total":
@@ -193,14 +197,20 @@ def lowest_weight(patient: PatientFacts, rule: DosingWeightRule, used: DosingWei
     bmi = patient.bmi
     if bmi is not None and bmi < _OBESE_BMI and rule == "lean_when_obese":
         return None  # not obese: the sex cannot change the weight
-    at_bmi = bmi if bmi is not None else OBESE_BMI_BOUND
+    if bmi is not None:
+        at_bmi = bmi
+    else:  # the highest BMI a valid request could give: at most 100, and no one under 30 cm
+        shortest = HEIGHT_CM[0] / 100
+        at_bmi = min(OBESE_BMI_BOUND, patient.weight_kg / (shortest * shortest))
+        if at_bmi < _OBESE_BMI and rule == "lean_when_obese":
+            return None  # too light to be obese at any valid height
     sexes: tuple[Literal["female", "male"], ...] = (patient.sex,) if patient.sex is not None else ("female", "male")
     lowest = min(
         Decimal(9270) * patient.weight_kg / (_JANMAHASATIAN[sex][0] + _JANMAHASATIAN[sex][1] * at_bmi) for sex in sexes
     )
     if lowest >= used.kg:
         return None
-    where = f"BMI {at_bmi.quantize(_WEIGHT_PLACES)}" if bmi is not None else f"BMI up to {OBESE_BMI_BOUND}"
+    where = f"BMI {at_bmi.quantize(_WEIGHT_PLACES)}" if bmi is not None else f"BMI up to {at_bmi.quantize(Decimal(1))}"
     return LowestWeight(lowest, " and ".join(missing), f"lean body weight could be as low as {_kg(lowest)} ({where})")
 
 

@@ -28,7 +28,7 @@ from strategies import (
 )
 
 from mixcalc import MixtureResponse
-from mixcalc.formulary import Formulary, parse_formulary
+from mixcalc.formulary import Condition, Formulary, parse_formulary
 from mixcalc.schema import ComponentResult, Quantity
 
 # The answer rounds amounts to 4 places (half even) and fractions up to 4 places.
@@ -596,3 +596,100 @@ def test_knowing_the_weight_never_raises_a_maximum(request: dict[str, Any], rule
             assert "weight_required" in {w.code for w in computable_plan(unknown).warnings if w.severity == "critical"}
             continue
         assert dec(limit) <= dec(other), (agent_id, limit, other)
+
+
+# --- missing facts and conditions (issue 11) -------------------------------------------------
+
+FACT_WORDS = {"weight": "weight", "height": "height", "sex": "sex", "age": "age"}
+SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
+
+
+def critical_codes(response: MixtureResponse) -> set[str]:
+    """The critical findings that judge the plan; ``implausible_patient`` judges the facts
+    themselves (an age and a weight that cannot belong together), so it is not a verdict a
+    missing fact could hide."""
+    return {w.code for w in response.warnings if w.severity == "critical"} - {"implausible_patient"}
+
+
+def names_the_fact(response: MixtureResponse, fact: str) -> bool:
+    return any(w.severity != "info" and FACT_WORDS[fact] in w.message.lower() for w in response.warnings)
+
+
+def most_severe(response: MixtureResponse) -> int:
+    return max((SEVERITY_RANK[w.severity] for w in response.warnings), default=-1)
+
+
+@example(  # a 3-month-old of 6 kg near the reduced lidocaine maximum; the weight left out
+    request={
+        "sites": 1,
+        "components": [{"agent": "lidocaine", "concentration": "1 %", "volume_per_site": "2 mL"}],
+        "patient": {"weight": "6 kg", "age": "3 mo"},
+    },
+    fact="weight",
+)
+@example(  # an obese woman, critical on lean body weight; height and sex left out in turn
+    request={
+        "sites": 10,
+        "components": [{"agent": "lidocaine", "concentration": "1 %", "volume_per_site": "2.95 mL"}],
+        "patient": {"weight": "150 kg", "height": "170 cm", "sex": "female", "age": "50 a"},
+    },
+    fact="height",
+)
+@example(
+    request={
+        "sites": 10,
+        "components": [{"agent": "lidocaine", "concentration": "1 %", "volume_per_site": "2.95 mL"}],
+        "patient": {"weight": "150 kg", "height": "170 cm", "sex": "female", "age": "50 a"},
+    },
+    fact="sex",
+)
+@example(  # ketorolac for an 11-month-old; the age left out
+    request={
+        "sites": 1,
+        "components": [{"agent": "ketorolac", "concentration": "30 mg/mL", "volume_per_site": "0.2 mL"}],
+        "patient": {"weight": "8 kg", "age": "11 mo"},
+    },
+    fact="age",
+)
+@example(  # a child with no weight: the age left out
+    request={
+        "sites": 1,
+        "components": [{"agent": "lidocaine", "concentration": "1 %", "volume_per_site": "2 mL"}],
+        "patient": {"age": "3 mo"},
+    },
+    fact="age",
+)
+@given(mixtures(with_patient=True), st.sampled_from(sorted(FACT_WORDS)))
+def test_leaving_a_fact_out_never_hides_a_critical_verdict_without_naming_that_fact(
+    request: dict[str, Any], fact: str
+) -> None:
+    """Issue 11: for any valid request, removing weight, height, sex or age never turns a
+    critical verdict into a non-critical one unless the answer carries a warning naming
+    the missing fact."""
+    assume(fact in request["patient"])
+    known = computable_plan(request)
+    unknown_request = copy.deepcopy(request)
+    del unknown_request["patient"][fact]
+    unknown = computable_plan(unknown_request)
+    if critical_codes(known) and not critical_codes(unknown):
+        assert names_the_fact(unknown, fact), (fact, [(w.code, w.message) for w in unknown.warnings])
+
+
+@example(
+    request={
+        "sites": 1,
+        "components": [{"agent": "ketorolac", "concentration": "30 mg/mL", "volume_per_site": "0.5 mL"}],
+        "patient": {"weight": "70 kg", "age": "40 a", "conditions": ["pregnancy"]},
+    },
+    condition="labor",
+)
+@given(mixtures(with_patient=True), st.sampled_from([c.value for c in Condition]))
+def test_adding_a_condition_never_lowers_the_most_severe_finding(request: dict[str, Any], condition: str) -> None:
+    conditions = list(request["patient"].get("conditions", ()))
+    assume(condition not in conditions)
+    before = computable_plan(request)
+    more = copy.deepcopy(request)
+    more["patient"]["conditions"] = [*conditions, condition]
+    after = computable_plan(more)
+    assert most_severe(after) >= most_severe(before), (condition, before.warnings, after.warnings)
+    assert critical_codes(before) <= critical_codes(after), condition
