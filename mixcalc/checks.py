@@ -171,7 +171,11 @@ def weight_rule(a: Assessment) -> Iterator[Finding]:
     if a.weight is None:
         unstated = tuple(line.agent.id for line in a.lines if line.max_dose is not None and line.max_dose.mg is None)
         if unstated:
-            sources = tuple(dict.fromkeys(s for line in a.lines if line.max_dose for s in line.max_dose.sources))
+            sources = tuple(
+                dict.fromkeys(
+                    s for line in a.lines if line.max_dose and line.max_dose.mg is None for s in line.max_dose.why
+                )
+            )
             yield Finding(
                 "weight_required",
                 "critical",
@@ -179,7 +183,7 @@ def weight_rule(a: Assessment) -> Iterator[Finding]:
                 f"weight needed: a child's maximum is weight-based, so no maximum can be stated for "
                 f"{', '.join(unstated)} without the weight (the adult cap is never a child's maximum); "
                 "give the patient's weight",
-                tuple(s for s in sources if s in {"C14", "S14"}),
+                sources,
             )
         needs_weight = tuple(
             line.agent.id
@@ -259,15 +263,7 @@ def infant_presumed_rule(a: Assessment) -> Iterator[Finding]:
     presumed = tuple(line.agent.id for line in a.lines if line.max_dose is not None and line.max_dose.presumed)
     if presumed:
         reasons = sorted({r for line in a.lines if line.max_dose for r in line.max_dose.presumed})
-        sources = tuple(
-            dict.fromkeys(
-                s
-                for line in a.lines
-                if line.max_dose and line.max_dose.presumed
-                for s in line.max_dose.sources
-                if s in {"S14", "C14"}
-            )
-        )
+        sources = tuple(dict.fromkeys(s for line in a.lines if line.max_dose for s in line.max_dose.why))
         yield Finding(
             "infant_dose_presumed",
             "warning",

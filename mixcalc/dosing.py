@@ -229,6 +229,8 @@ class MaxDose:
     conservative_mg: Decimal | None = None
     #: Restrictions applied on a presumption (no age, an infant's weight), for the answer.
     presumed: tuple[str, ...] = ()
+    #: The sources behind a maximum that cannot be stated, or behind the presumptions.
+    why: tuple[str, ...] = ()
 
     @property
     def lowest_possible(self) -> Decimal | None:
@@ -297,6 +299,7 @@ def max_dose(
                     None,
                     f"no maximum can be stated: {restriction.reason} (the adult cap of {_mg(cap)} does not apply)",
                     tuple(dict.fromkeys([*restriction.source, *sources])),
+                    why=restriction.source,
                 )
     if rule.per_kg is not None and weight is not None:
         per_kg = rule.per_kg.value.in_(MG_PER_KG)
@@ -315,6 +318,7 @@ def max_dose(
         explanation = f"cap {_mg(cap)} ({kind}; {rule.cap.basis.value})"
     unassessed: list[Restriction] = []
     presumed: list[str] = []
+    why: list[str] = []
     for restriction in agent.max_dose.restrictions:
         if restriction.weight_required:
             continue  # handled above: it has no effect once a weight is known
@@ -324,10 +328,10 @@ def max_dose(
             applies = True
             assert restriction.presumed is not None
             presumed.append(
-                f"{restriction.reason}, presumed: no age given and a weight under "
-                f"{_kg(restriction.presumed.weight_below.in_(KG))}"
+                f"{restriction.reason}, presumed from a weight under {_kg(restriction.presumed.weight_below.in_(KG))}"
             )
             sources += [s for s in restriction.presumed.source if s not in sources]
+            why += [s for s in (*restriction.source, *restriction.presumed.source) if s not in why]
         if applies is None:
             if restriction.when_unknown == "warn":
                 unassessed.append(restriction)
@@ -351,6 +355,7 @@ def max_dose(
         tuple(r.reason for r in unassessed),
         conservative if unassessed else None,
         tuple(presumed),
+        tuple(why),
     )
 
 
