@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from functools import cache, cached_property
@@ -21,6 +22,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from . import display
 from .errors import FormularyError
 from .fields import AgeField, ConcentrationField, DosePerWeightField, MassField, VolumeField
 from .growth import weight_for_age
@@ -521,27 +523,43 @@ def _key(loc: tuple[int | str, ...], data: object) -> str:
 PLAUSIBLE_FACTOR = Decimal(10)
 
 
-def _limits(formulary: Formulary) -> dict[str, tuple[Decimal, str, _Overridable]]:
-    """Every dose limit of the formulary by key: (value in core units, unit, its entry)."""
-    found: dict[str, tuple[Decimal, str, _Overridable]] = {}
-    for agent in formulary.agents:
+@dataclass(frozen=True, slots=True)
+class _Limit:
+    key: str  # where it is in the file, as the loader names keys
+    value: Decimal  # in core units
+    unit: str
+    entry: _Overridable
+
+
+def _limits(formulary: Formulary) -> dict[tuple[str, ...], _Limit]:
+    """Every dose limit of the formulary, by what it limits (so that a file's limit is
+    compared with the bundled one's wherever each sits in its file)."""
+    found: dict[tuple[str, ...], _Limit] = {}
+    for i, agent in enumerate(formulary.agents):
         if agent.max_dose is None:
             continue
+        at = f"agents[{i}:{agent.id}].max_dose"
         for kind in ("plain", "epinephrine"):
             rule: DoseRule | None = getattr(agent.max_dose, kind)
             if rule is None:
                 continue
-            found[f"{agent.id}.max_dose.{kind}.cap"] = (rule.cap.value.in_(MG), "mg", rule.cap)
+            found[(agent.id, kind, "cap")] = _Limit(f"{at}.{kind}.cap", rule.cap.value.in_(MG), "mg", rule.cap)
             if rule.per_kg is not None:
-                found[f"{agent.id}.max_dose.{kind}.per_kg"] = (rule.per_kg.value.in_(MG_PER_KG), "mg/kg", rule.per_kg)
-        for restriction in agent.max_dose.restrictions:
+                found[(agent.id, kind, "per_kg")] = _Limit(
+                    f"{at}.{kind}.per_kg", rule.per_kg.value.in_(MG_PER_KG), "mg/kg", rule.per_kg
+                )
+        for j, restriction in enumerate(agent.max_dose.restrictions):
             if restriction.cap is not None:
-                key = f"{agent.id}.max_dose.restrictions[{restriction.reason}].cap"
-                found[key] = (restriction.cap.in_(MG), "mg", restriction)
-    found["epinephrine.cap"] = (formulary.epinephrine.cap.in_(MG), "mg", formulary.epinephrine)
-    for restriction in formulary.epinephrine.restrictions:
+                found[(agent.id, "restriction", restriction.reason)] = _Limit(
+                    f"{at}.restrictions[{j}].cap", restriction.cap.in_(MG), "mg", restriction
+                )
+    epinephrine = formulary.epinephrine
+    found[("epinephrine", "cap")] = _Limit("epinephrine.cap", epinephrine.cap.in_(MG), "mg", epinephrine)
+    for j, restriction in enumerate(epinephrine.restrictions):
         if restriction.cap is not None:
-            found[f"epinephrine.restrictions[{restriction.reason}].cap"] = (restriction.cap.in_(MG), "mg", restriction)
+            found[("epinephrine", "restriction", restriction.reason)] = _Limit(
+                f"epinephrine.restrictions[{j}].cap", restriction.cap.in_(MG), "mg", restriction
+            )
     return found
 
 
@@ -549,23 +567,28 @@ def check_plausible(formulary: Formulary, reference: Formulary, path: str) -> No
     """Refuse a dose limit far outside the bundled formulary's (more than
     :data:`PLAUSIBLE_FACTOR` times larger or smaller: a slipped unit or digit) unless the
     file marks it as a deliberate override with its reason.  Limits the bundled
-    formulary does not have (a new agent) are not compared.
+    formulary does not have (a new agent, a new restriction) are not compared.
 
     Raises :class:`FormularyError` naming the file, the key and the value."""
     bundled = _limits(reference)
-    for key, (value, unit, entry) in _limits(formulary).items():
-        if key not in bundled or entry.override is not None:
+    for what, limit in _limits(formulary).items():
+        if what not in bundled or limit.entry.override is not None:
             continue
-        expected = bundled[key][0]
+        expected, value = bundled[what].value, limit.value
         if expected / PLAUSIBLE_FACTOR <= value <= expected * PLAUSIBLE_FACTOR:
             continue
         ratio = value / expected
-        how = f"{ratio.normalize():f} times" if ratio > 1 else f"1/{(1 / ratio).normalize():f} of"
+        step = Decimal("0.001")
+        how = (
+            f"{display.number(ratio, places=step)} times"
+            if ratio > 1
+            else f"1/{display.number(1 / ratio, places=step)} of"
+        )
         raise FormularyError(
             path,
-            key,
-            f"{value.normalize():f} {unit} is {how} the bundled formulary's {expected.normalize():f} {unit} "
-            f"(more than {PLAUSIBLE_FACTOR}-fold apart): if it is deliberate, mark it with "
+            limit.key,
+            f"{display.number(value)} {limit.unit} is {how} the bundled formulary's {display.number(expected)} "
+            f"{limit.unit} (more than {PLAUSIBLE_FACTOR}-fold apart): if it is deliberate, mark it with "
             'override = "<the reason>"',
         )
 

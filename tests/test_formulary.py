@@ -646,17 +646,24 @@ def loaded(tmp_path: Path, text: str) -> Formulary:
     return load_formulary(file)
 
 
-@pytest.mark.parametrize("value", ["3001 mg", "29.9 mg", "3.5 g"])
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("3001 mg", "3,001 mg is 10.003 times"),
+        ("29.9 mg", "29.9 mg is 1/10.033 of"),
+        ("3.5 g", "3,500 mg is 11.667 times"),
+    ],
+)
 def test_a_cap_more_than_tenfold_from_the_bundled_one_stops_start_up_naming_file_key_and_value(
-    tmp_path: Path, value: str
+    tmp_path: Path, value: str, said: str
 ) -> None:
     text = broken(LIDOCAINE_CAP, LIDOCAINE_CAP.replace('"300 mg"', f'"{value}"'))
     with pytest.raises(FormularyError) as caught:
         loaded(tmp_path, text)
     error = caught.value
     assert error.path == str(tmp_path / "institution.toml")
-    assert error.key == "lidocaine.max_dose.plain.cap"
-    assert "the bundled formulary's 300 mg" in error.problem
+    assert error.key == f"agents[{index_of('lidocaine')}:lidocaine].max_dose.plain.cap"
+    assert f"{said} the bundled formulary's 300 mg" in error.problem
     assert "override" in error.problem
 
 
@@ -679,15 +686,18 @@ def test_a_marked_override_with_its_reason_is_accepted(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "key"),
     [
-        ('value = "4.5 mg/kg"', 'value = "45.5 mg/kg"', "lidocaine.max_dose.plain.per_kg"),
+        ('value = "4.5 mg/kg"', 'value = "45.5 mg/kg"', "agents[0:lidocaine].max_dose.plain.per_kg"),
         ('cap = "0.2 mg"', 'cap = "2.5 mg"', "epinephrine.cap"),
-        ('cap = "0.04 mg"', 'cap = "0.0039 mg"', "epinephrine.restrictions[cardiovascular disease].cap"),
+        ('cap = "0.04 mg"', 'cap = "0.0039 mg"', "epinephrine.restrictions[0].cap"),
+        ('age_at_least = "65 a", cap = "30 mg"', 'age_at_least = "65 a", cap = "2.9 mg"', "ketorolac"),
     ],
 )
 def test_every_dose_limit_is_guarded(tmp_path: Path, old: str, new: str, key: str) -> None:
     with pytest.raises(FormularyError) as caught:
         loaded(tmp_path, broken(old, new))
-    assert caught.value.key == key
+    assert caught.value.key == key or caught.value.key.startswith(
+        f"agents[{index_of(key)}:{key}].max_dose.restrictions"
+    )
 
 
 def test_the_plausibility_guard_is_not_applied_to_the_bundled_text_itself() -> None:
