@@ -375,7 +375,9 @@ def test_an_over_limit_plan_always_carries_a_critical_warning(request: dict[str,
     response = computable_plan(request)
     fractions = [c.fraction_of_max for c in response.components if c.fraction_of_max is not None]
     fractions += [f for f in (response.local_anesthetic_fraction, response.steroid_fraction) if f is not None]
-    fractions += [g.fraction for g in response.groups]
+    fractions += [g.fraction for g in response.groups if g.fraction is not None]
+    if any(g.fraction is None for g in response.groups):  # a child with no weight: said critically
+        assert "weight_required" in {w.code for w in response.warnings if w.severity == "critical"}
     over = any(f > 1 for f in fractions)
     critical = [w.code for w in response.warnings if w.severity == "critical"]
     assert not over or critical, (fractions, [w.code for w in response.warnings])
