@@ -570,3 +570,15 @@ def test_ketorolac_contraindications_are_critical_and_the_compress_warning_stays
     assert found["bleeding_risk"] == {"warning"}
     assert found["condition_caution"] == {"warning"}
     assert "critical" in findings(ketorolac_with("pregnancy", "labor"))["contraindicated"]
+
+
+@pytest.mark.parametrize(
+    ("fraction", "shown"),
+    [("1.0029", "101 %"), ("0.1333", "14 %"), ("1", "100 %"), ("0.99999", "100 %"), ("0", "0 %"), ("12.5", "1,250 %")],
+)
+def test_a_percentage_shown_to_people_is_whole_and_rounded_up(fraction: str, shown: str) -> None:
+    from decimal import Decimal
+
+    from mixcalc.display import percent
+
+    assert percent(Decimal(fraction)) == shown
