@@ -420,7 +420,8 @@ def _table(answer: MixtureResponse, check: OrderCheck) -> str:
         )
     lines.append("")
     for group in answer.groups:
-        lines.append(f"Combined load of {group.name.lower()}: **{_percent(group.fraction)}** of maximum.")
+        share = "weight needed" if group.fraction is None else _percent(group.fraction)
+        lines.append(f"Combined load of {group.name.lower()}: **{share}** of maximum.")
     if answer.epinephrine_total is not None:
         lines.append(f"Total EPINEPHrine: {display.amount(_dec(answer.epinephrine_total.value), 'ug')}.")
     if answer.dosing_weight is not None:
@@ -431,7 +432,9 @@ def _table(answer: MixtureResponse, check: OrderCheck) -> str:
 
 
 def _summary(answer: MixtureResponse, check: OrderCheck) -> tuple[str, str]:
-    loads = ", ".join(f"{g.name.lower()} {_percent(g.fraction)}" for g in answer.groups)
+    loads = ", ".join(
+        f"{g.name.lower()} {'weight needed' if g.fraction is None else _percent(g.fraction)}" for g in answer.groups
+    )
     loads = f"{loads} of maximum" if loads else "no dose-limited agent"
     critical = [w for w in answer.warnings if w.severity == "critical"]
     if check.over_limit:

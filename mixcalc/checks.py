@@ -13,8 +13,9 @@ from decimal import Decimal
 from typing import Literal
 
 from . import display
-from .dosing import DosingWeight, MaxDose, PatientFacts
+from .dosing import DosingWeight, LowestWeight, MaxDose, PatientFacts, max_dose
 from .formulary import Agent, AgentClass, Form, Formulary, Group, Selector
+from .growth import DAYS_PER_MONTH, implausible
 from .units import DAY, MG_PER_ML
 
 __all__ = ["Assessment", "Finding", "GroupLoad", "Line", "findings"]
@@ -58,7 +59,7 @@ class Line:
     @property
     def fraction(self) -> Decimal | None:
         """(delivered dose + prior dose) / maximum: what the answer reports."""
-        if self.max_dose is None:
+        if self.max_dose is None or self.max_dose.mg is None:
             return None
         return (self.total_dose + self.prior_dose) / self.max_dose.mg
 
@@ -72,17 +73,20 @@ class Line:
 
     @property
     def checked_fraction(self) -> Decimal | None:
-        return None if self.max_dose is None else self.checked_dose / self.max_dose.mg
+        if self.max_dose is None or self.max_dose.mg is None:
+            return None
+        return self.checked_dose / self.max_dose.mg
 
 
 @dataclass(frozen=True, slots=True)
 class GroupLoad:
     group: Group
     rule: Literal["additive", "most_toxic"]
-    fraction: Decimal
+    #: ``None`` when a member's maximum cannot be stated (a child with no weight).
+    fraction: Decimal | None
     agents: tuple[str, ...]
     #: The same load on each member's checked dose (see ``Line.checked_dose``).
-    checked_fraction: Decimal = Decimal(0)
+    checked_fraction: Decimal | None = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +102,8 @@ class Assessment:
     epinephrine_cap_reason: str
     rounded: Sequence[tuple[str, Decimal, Decimal]]  # agent, requested total mL, drawn mL
     syringe_site_counts: Sequence[int]
+    #: With height or sex missing, the lowest weight the patient could be dosed on.
+    lowest_weight: LowestWeight | None = None
 
 
 Rule = Callable[[Assessment], Iterator[Finding]]
@@ -111,8 +117,8 @@ def max_dose_rule(a: Assessment) -> Iterator[Finding]:
     threshold = a.formulary.policy.near_limit_threshold
     for line in a.lines:
         fraction = line.checked_fraction
-        if fraction is None or line.max_dose is None:
-            continue
+        if fraction is None or line.max_dose is None or line.max_dose.mg is None:
+            continue  # no maximum, or one that cannot be stated (weight_required speaks for it)
         name = line.agent.display_name
         given = display.amount(line.checked_dose, "mg")
         limit = display.amount(line.max_dose.mg, "mg")
@@ -138,8 +144,8 @@ def max_dose_rule(a: Assessment) -> Iterator[Finding]:
 def group_rule(a: Assessment) -> Iterator[Finding]:
     threshold = a.formulary.policy.near_limit_threshold
     for load in a.groups:
-        if len(load.agents) < 2:
-            continue  # a single agent's own rule already speaks for it
+        if len(load.agents) < 2 or load.checked_fraction is None:
+            continue  # a single agent's own rule already speaks for it; no load without a maximum
         name = load.group.name.lower()
         how = "sum of fractions" if load.rule == "additive" else "whole mixture as the most toxic agent"
         if load.checked_fraction > 1:
@@ -162,27 +168,144 @@ def group_rule(a: Assessment) -> Iterator[Finding]:
 
 
 def weight_rule(a: Assessment) -> Iterator[Finding]:
-    needs_weight = tuple(
-        line.agent.id
-        for line in a.lines
-        if line.agent.max_dose is not None
-        and any(
-            r is not None and r.per_kg is not None for r in (line.agent.max_dose.plain, line.agent.max_dose.epinephrine)
-        )
-    )
     if a.weight is None:
+        unstated = tuple(line.agent.id for line in a.lines if line.max_dose is not None and line.max_dose.mg is None)
+        if unstated:
+            sources = tuple(
+                dict.fromkeys(
+                    s for line in a.lines if line.max_dose and line.max_dose.mg is None for s in line.max_dose.why
+                )
+            )
+            yield Finding(
+                "weight_required",
+                "critical",
+                unstated,
+                f"weight needed: a child's maximum is weight-based, so no maximum can be stated for "
+                f"{', '.join(unstated)} without the weight (the adult cap is never a child's maximum); "
+                "give the patient's weight",
+                sources,
+            )
+        needs_weight = tuple(
+            line.agent.id
+            for line in a.lines
+            if line.agent.id not in unstated
+            and line.agent.max_dose is not None
+            and any(
+                r is not None and r.per_kg is not None
+                for r in (line.agent.max_dose.plain, line.agent.max_dose.epinephrine)
+            )
+        )
         if needs_weight:
+            child = "" if a.patient.age_days is not None else "; no age given either: a child cannot be ruled out"
             yield Finding(
                 "weight_missing",
                 "warning",
                 needs_weight,
-                "no weight given: only the absolute caps were applied; a smaller patient's maximum may be lower",
+                "no weight given: only the absolute caps were applied; a smaller patient's maximum may be lower"
+                f"{child}: give the patient's weight",
             )
         return
     if a.weight.fell_back:
         yield Finding("dosing_weight_fallback", "warning", (), f"dosing weight: {a.weight.reason}", ("S56", "S59"))
     elif a.weight.changed:
         yield Finding("dosing_weight_adjusted", "info", (), f"dosing weight: {a.weight.reason}", ("S56", "S58", "S59"))
+
+
+def dosing_weight_rule(a: Assessment) -> Iterator[Finding]:
+    """Height or sex missing, and knowing them could change the verdict: at the lowest
+    lean body weight this weight could have over the obese range, an agent or a group
+    would be near or over its maximum where it is not at the weight used."""
+    lowest = a.lowest_weight
+    if lowest is None or a.weight is None:
+        return
+    threshold = a.formulary.policy.near_limit_threshold
+    at_lowest = DosingWeight(lowest.kg, "lean", lowest.reason)
+    changed: list[str] = []
+    worst = Decimal(0)
+    for line in a.lines:
+        used = line.checked_fraction
+        if used is None:
+            continue
+        limit = max_dose(line.agent, with_epinephrine=line.epinephrine is not None, weight=at_lowest, patient=a.patient)
+        if limit is None or limit.mg is None:
+            continue
+        low = line.checked_dose / limit.mg
+        if _verdict(low, threshold) > _verdict(used, threshold):
+            changed.append(line.agent.id)
+            worst = max(worst, low)
+    # A group's load grows at most by the ratio of the weights (each mg/kg maximum scales
+    # with the weight, a cap does not grow): an upper bound, so no change is missed.
+    ratio = a.weight.kg / lowest.kg
+    for load in a.groups:
+        if load.checked_fraction is None or len(load.agents) < 2:
+            continue
+        low = load.checked_fraction * ratio
+        if _verdict(low, threshold) > _verdict(load.checked_fraction, threshold):
+            changed.extend(agent for agent in load.agents if agent not in changed)
+            worst = max(worst, low)
+    if changed:
+        yield Finding(
+            "dosing_weight_not_assessed",
+            "warning",
+            tuple(changed),
+            f"dosing weight not assessed: {lowest.missing} not given; {lowest.reason}, and then the plan "
+            f"could be up to {display.percent(worst)} of a maximum; give the patient's {lowest.missing} to check",
+            ("S58", "S59"),
+        )
+
+
+def _verdict(fraction: Decimal, threshold: Decimal) -> int:
+    """0 under the near threshold, 1 near, 2 over."""
+    return 2 if fraction > 1 else 1 if fraction >= threshold else 0
+
+
+def infant_presumed_rule(a: Assessment) -> Iterator[Finding]:
+    presumed = tuple(line.agent.id for line in a.lines if line.max_dose is not None and line.max_dose.presumed)
+    if presumed:
+        reasons = sorted({r for line in a.lines if line.max_dose for r in line.max_dose.presumed})
+        sources = tuple(dict.fromkeys(s for line in a.lines if line.max_dose for s in line.max_dose.why))
+        yield Finding(
+            "infant_dose_presumed",
+            "warning",
+            presumed,
+            f"age not given: {'; '.join(reasons)}; give the patient's age",
+            sources,
+        )
+
+
+def implausible_patient_rule(a: Assessment) -> Iterator[Finding]:
+    """An age and a weight that cannot belong together (CDC 2000 weight-for-age, modified
+    z-score outside the formulary's cut-offs; with the sex unknown, for both sexes)."""
+    patient, growth = a.patient, a.formulary.growth
+    if patient.weight_kg is None or patient.age_days is None or patient.age_days >= growth.until_age.in_(DAY):
+        return
+    found = implausible(
+        weight_kg=patient.weight_kg,
+        age_days=patient.age_days,
+        sex=patient.sex,
+        z_below=growth.modified_z_below,
+        z_above=growth.modified_z_above,
+    )
+    if found is None:
+        return
+    z, sex = found
+    who = f"a {'boy' if sex == 'male' else 'girl'}" if patient.sex is not None else "a child of either sex"
+    bound = growth.modified_z_below if z < 0 else growth.modified_z_above
+    yield Finding(
+        "implausible_patient",
+        "critical",
+        (),
+        f"the weight {display.amount(patient.weight_kg, 'kg')} cannot belong to {who} aged {_age(patient.age_days)}: "
+        f"CDC 2000 weight-for-age modified z-score {z:+.1f}, beyond {bound:+} (biologically implausible); "
+        "check the age and the weight before using any number here",
+        growth.source,
+    )
+
+
+def _age(days: Decimal) -> str:
+    if days < 2 * 365:
+        return f"{display.number(days / DAYS_PER_MONTH, places=Decimal('0.1'))} months"
+    return f"{display.number(days / Decimal('365.25'), places=Decimal('0.1'))} years"
 
 
 def restriction_rule(a: Assessment) -> Iterator[Finding]:
@@ -195,6 +318,8 @@ def restriction_rule(a: Assessment) -> Iterator[Finding]:
         if limit is None or fraction is None or not limit.unassessed:
             continue
         given = line.checked_dose
+        if limit.lowest_possible is None:
+            continue
         if given / limit.lowest_possible >= threshold > fraction or given / limit.lowest_possible > 1 >= fraction:
             yield Finding(
                 "max_dose_restriction_not_assessed",
@@ -296,6 +421,8 @@ def _concerned(selector: Selector, lines: Sequence[Line]) -> list[tuple[Line, bo
             continue
         if selector.family and agent.family not in selector.family:
             continue
+        if selector.with_epinephrine and line.epinephrine is None:
+            continue
         if selector.contains:
             if any(c in line.contains for c in selector.contains):
                 found.append((line, False))
@@ -329,15 +456,37 @@ def condition_rule(a: Assessment) -> Iterator[Finding]:
 def population_rule(a: Assessment) -> Iterator[Finding]:
     age = a.patient.age_days
     if age is None:
+        yield from _populations_not_assessed(a)
         return
     for rule in a.formulary.populations:
         if rule.age_below is not None and not age < rule.age_below.in_(DAY):
             continue
         if rule.age_above is not None and not age > rule.age_above.in_(DAY):
             continue
+        if rule.age_at_least is not None and not age >= rule.age_at_least.in_(DAY):
+            continue
         concerned = tuple(line.agent.id for line, _ in _concerned(rule.concerns, a.lines))
         if concerned:
             yield Finding(rule.code, rule.severity, concerned, f"{rule.message} ({', '.join(concerned)})", rule.source)
+
+
+def _populations_not_assessed(a: Assessment) -> Iterator[Finding]:
+    """No age given: a critical age rule that could apply (the weight does not rule the
+    age out) is named, so that leaving the age out never hides it."""
+    for rule in a.formulary.populations:
+        if rule.severity != "critical" or rule.age_below is None:
+            continue
+        if not a.patient.could_be_younger_than(rule.age_below.in_(DAY)):
+            continue
+        concerned = tuple(line.agent.id for line, _ in _concerned(rule.concerns, a.lines))
+        if concerned:
+            yield Finding(
+                "population_not_assessed",
+                "warning",
+                concerned,
+                f"age not given, and it matters: {rule.message} ({', '.join(concerned)}); give the patient's age",
+                rule.source,
+            )
 
 
 def incompatibility_rule(a: Assessment) -> Iterator[Finding]:
@@ -355,24 +504,19 @@ def flocculation_rule(a: Assessment) -> Iterator[Finding]:
     depots = tuple(line.agent.id for line in a.lines if line.agent.depot)
     if not depots:
         return
-    preserved = tuple(
-        line.agent.id
-        for line in a.lines
-        if line.agent.agent_class is AgentClass.LOCAL_ANESTHETIC and "paraben" in line.contains
-    )
-    maybe = tuple(
-        line.agent.id
-        for line in a.lines
-        if line.agent.agent_class is AgentClass.LOCAL_ANESTHETIC and line.may_contain("paraben")
-    )
+    preservatives = a.formulary.mixing.flocculating_preservatives
+    named = " or ".join(preservatives)
+    anesthetics = [line for line in a.lines if line.agent.agent_class is AgentClass.LOCAL_ANESTHETIC]
+    preserved = tuple(line.agent.id for line in anesthetics if any(p in line.contains for p in preservatives))
+    maybe = tuple(line.agent.id for line in anesthetics if any(line.may_contain(p) for p in preservatives))
     if preserved:
         yield Finding(
             "preservative_flocculation",
             "warning",
             (*preserved, *depots),
-            f"paraben-preserved (multi-dose) {', '.join(preserved)} with depot steroid {', '.join(depots)} "
+            f"{named}-preserved (multi-dose) {', '.join(preserved)} with depot steroid {', '.join(depots)} "
             "may flocculate: use a preservative-free (MPF) local anesthetic",
-            ("S34",),
+            a.formulary.mixing.source,
         )
     elif maybe:
         yield Finding(
@@ -380,8 +524,8 @@ def flocculation_rule(a: Assessment) -> Iterator[Finding]:
             "info",
             (*maybe, *depots),
             f"with depot steroid {', '.join(depots)}, use preservative-free (MPF) {', '.join(maybe)}: "
-            "paraben-preserved multi-dose vials may flocculate",
-            ("S34",),
+            f"{named}-preserved multi-dose vials may flocculate",
+            a.formulary.mixing.source,
         )
 
 
@@ -417,6 +561,9 @@ RULES: tuple[Rule, ...] = (
     group_rule,
     epinephrine_rule,
     weight_rule,
+    dosing_weight_rule,
+    infant_presumed_rule,
+    implausible_patient_rule,
     restriction_rule,
     concentration_rule,
     rounding_rule,

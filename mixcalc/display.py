@@ -8,10 +8,10 @@ thousands separators (1,000 mg).  Tall Man names live in the formulary's
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
 from functools import lru_cache
 
-__all__ = ["amount", "epinephrine_ratio", "number", "strength"]
+__all__ = ["amount", "epinephrine_ratio", "number", "percent", "strength"]
 
 _PLACES = Decimal("0.001")
 _DISPLAY_UNITS = {"ug": "mcg", "ug/mL": "mcg/mL", "[lb_av]": "lb", "[in_i]": "in"}
@@ -45,3 +45,9 @@ def epinephrine_ratio(mg_per_ml: Decimal) -> str:
     """Epinephrine as the ratio strength on LA combination labels (the one place ISMP
     allows a ratio): 0.005 mg/mL is ``1:200,000``."""
     return f"1:{number(Decimal(1000) / mg_per_ml, places=Decimal(1))}"
+
+
+def percent(fraction: Decimal) -> str:
+    """A fraction of a maximum as people see it: whole percent, rounded up, so that a
+    shown share never understates the load (1.0029 is ``"101 %"``, 0.1333 ``"14 %"``)."""
+    return f"{number((fraction * 100).to_integral_value(rounding=ROUND_CEILING))} %"

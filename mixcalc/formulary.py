@@ -12,18 +12,21 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from functools import cached_property
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from . import display
 from .errors import FormularyError
 from .fields import AgeField, ConcentrationField, DosePerWeightField, MassField, VolumeField
-from .units import MG_PER_ML, ML
+from .growth import weight_for_age
+from .units import MG, MG_PER_KG, MG_PER_ML, ML
 
 __all__ = [
     "DEFAULT_FORMULARY",
@@ -33,8 +36,10 @@ __all__ = [
     "Condition",
     "DoseRule",
     "Formulary",
+    "Growth",
     "Restriction",
     "Syringe",
+    "check_plausible",
     "default_formulary",
     "load_formulary",
 ]
@@ -118,11 +123,17 @@ class Source(_Frozen):
     citation: Annotated[str, Field(min_length=1)]
 
 
-class PerKgLimit(_Cited):
+class _Overridable(_Cited):
+    #: Why this number departs more than tenfold from the bundled formulary's (see
+    #: :func:`check_plausible`); without it such a number stops start-up.
+    override: Annotated[str, Field(min_length=1)] | None = None
+
+
+class PerKgLimit(_Overridable):
     value: DosePerWeightField
 
 
-class CapLimit(_Cited):
+class CapLimit(_Overridable):
     value: MassField
 
 
@@ -133,14 +144,25 @@ class DoseRule(_Frozen):
     cap: CapLimit
 
 
-class Restriction(_Cited):
+class Presumption(_Cited):
+    """When the age is not given, a weight under ``weight_below`` presumes the age
+    trigger met (an infant's weight presumes an infant), and the answer says so."""
+
+    weight_below: MassField
+
+
+class Restriction(_Overridable):
     """A lower maximum that applies to some patients: ``cap`` replaces the rule's cap when
-    smaller, ``factor`` scales the whole maximum.  It applies when every trigger given is
-    true; ``reason`` says why, for the answer."""
+    smaller, ``factor`` scales the whole maximum, and ``weight_required`` says that no
+    maximum can be stated without a weight (a child's maximum is weight-based; the adult
+    cap is never a child's).  It applies when every trigger given is true; ``reason``
+    says why, for the answer."""
 
     reason: Annotated[str, Field(min_length=1)]
     cap: MassField | None = None
     factor: Annotated[Decimal, Field(gt=0, lt=1)] | None = None
+    weight_required: bool = False
+    presumed: Presumption | None = None
     age_at_least: AgeField | None = None
     age_below: AgeField | None = None
     weight_below: MassField | None = None
@@ -151,8 +173,10 @@ class Restriction(_Cited):
 
     @model_validator(mode="after")
     def _has_effect_and_trigger(self) -> Restriction:
-        if (self.cap is None) == (self.factor is None):
-            raise ValueError("give exactly one of cap and factor")
+        if sum((self.cap is not None, self.factor is not None, self.weight_required)) != 1:
+            raise ValueError("give exactly one of cap, factor and weight_required")
+        if self.presumed is not None and self.age_below is None:
+            raise ValueError("a presumption stands in for an age_below trigger: give age_below")
         if all(t is None for t in (self.age_at_least, self.age_below, self.weight_below, self.condition)):
             raise ValueError("give at least one trigger: age_at_least, age_below, weight_below or condition")
         return self
@@ -264,6 +288,8 @@ class Selector(_Frozen):
     agent_class: tuple[AgentClass, ...] = ()
     family: tuple[Literal["amide", "ester"], ...] = ()
     contains: tuple[str, ...] = ()
+    #: Only components drawn from an epinephrine-containing product.
+    with_epinephrine: bool = False
 
 
 class ConditionRule(_Cited):
@@ -284,7 +310,27 @@ class PopulationRule(_Cited):
     message: Annotated[str, Field(min_length=1)]
     age_below: AgeField | None = None
     age_above: AgeField | None = None
+    age_at_least: AgeField | None = None
     concerns: Selector = Selector()
+
+
+class Growth(_Cited):
+    """Which weights cannot belong to a child's age (CLINICAL.md section 14): the CDC 2000
+    weight-for-age reference (packaged LMS tables, see :mod:`mixcalc.growth`) and the
+    modified z-score cut-offs outside which a weight is biologically implausible, for
+    ages under ``until_age`` (the reference ends at 20 years)."""
+
+    reference: Literal["cdc-2000-weight-for-age"]
+    modified_z_below: Annotated[Decimal, Field(lt=0)]
+    modified_z_above: Annotated[Decimal, Field(gt=0)]
+    until_age: AgeField
+
+
+class Mixing(_Cited):
+    """What a depot steroid flocculates with (CLINICAL.md section 9): local anesthetics
+    whose product contains one of these preservatives."""
+
+    flocculating_preservatives: Annotated[tuple[str, ...], Field(min_length=1)]
 
 
 class Incompatibility(_Cited):
@@ -317,7 +363,7 @@ class Syringe(_Cited):
         return self
 
 
-class EpinephrineLimit(_Cited):
+class EpinephrineLimit(_Overridable):
     cap: MassField
     restrictions: tuple[Restriction, ...] = ()
 
@@ -343,6 +389,8 @@ class Formulary(_Frozen):
     agents: Annotated[tuple[Agent, ...], Field(min_length=1)]
     syringes: Annotated[tuple[Syringe, ...], Field(min_length=1)]
     epinephrine: EpinephrineLimit
+    growth: Growth
+    mixing: Mixing
     conditions: tuple[ConditionRule, ...] = ()
     populations: tuple[PopulationRule, ...] = ()
     incompatibilities: tuple[Incompatibility, ...] = ()
@@ -413,6 +461,14 @@ class Formulary(_Frozen):
         found += [(f"syringes[{i}]", s.source) for i, s in enumerate(self.syringes)]
         found.append(("epinephrine", self.epinephrine.source))
         found += [(f"epinephrine.restrictions[{i}]", r.source) for i, r in enumerate(self.epinephrine.restrictions)]
+        found += [("growth", self.growth.source), ("mixing", self.mixing.source)]
+        for i, agent in enumerate(self.agents):
+            if agent.max_dose is not None:
+                found += [
+                    (f"agents[{i}:{agent.id}].max_dose.restrictions[{j}].presumed", r.presumed.source)
+                    for j, r in enumerate(agent.max_dose.restrictions)
+                    if r.presumed is not None
+                ]
         return found
 
     # Look-ups used per request: built once per formulary.
@@ -462,8 +518,84 @@ def _key(loc: tuple[int | str, ...], data: object) -> str:
     return key
 
 
-def parse_formulary(text: str, path: str) -> Formulary:
-    """Validate formulary TOML ``text``; ``path`` is only used in error messages."""
+#: A dose limit more than this many times the bundled formulary's, or less than its
+#: inverse, stops start-up unless the file marks it ``override = "<reason>"``.
+PLAUSIBLE_FACTOR = Decimal(10)
+
+
+@dataclass(frozen=True, slots=True)
+class _Limit:
+    key: str  # where it is in the file, as the loader names keys
+    value: Decimal  # in core units
+    unit: str
+    entry: _Overridable
+
+
+def _limits(formulary: Formulary) -> dict[tuple[str, ...], _Limit]:
+    """Every dose limit of the formulary, by what it limits (so that a file's limit is
+    compared with the bundled one's wherever each sits in its file)."""
+    found: dict[tuple[str, ...], _Limit] = {}
+    for i, agent in enumerate(formulary.agents):
+        if agent.max_dose is None:
+            continue
+        at = f"agents[{i}:{agent.id}].max_dose"
+        for kind in ("plain", "epinephrine"):
+            rule: DoseRule | None = getattr(agent.max_dose, kind)
+            if rule is None:
+                continue
+            found[(agent.id, kind, "cap")] = _Limit(f"{at}.{kind}.cap", rule.cap.value.in_(MG), "mg", rule.cap)
+            if rule.per_kg is not None:
+                found[(agent.id, kind, "per_kg")] = _Limit(
+                    f"{at}.{kind}.per_kg", rule.per_kg.value.in_(MG_PER_KG), "mg/kg", rule.per_kg
+                )
+        for j, restriction in enumerate(agent.max_dose.restrictions):
+            if restriction.cap is not None:
+                found[(agent.id, "restriction", restriction.reason)] = _Limit(
+                    f"{at}.restrictions[{j}].cap", restriction.cap.in_(MG), "mg", restriction
+                )
+    epinephrine = formulary.epinephrine
+    found[("epinephrine", "cap")] = _Limit("epinephrine.cap", epinephrine.cap.in_(MG), "mg", epinephrine)
+    for j, restriction in enumerate(epinephrine.restrictions):
+        if restriction.cap is not None:
+            found[("epinephrine", "restriction", restriction.reason)] = _Limit(
+                f"epinephrine.restrictions[{j}].cap", restriction.cap.in_(MG), "mg", restriction
+            )
+    return found
+
+
+def check_plausible(formulary: Formulary, reference: Formulary, path: str) -> None:
+    """Refuse a dose limit far outside the bundled formulary's (more than
+    :data:`PLAUSIBLE_FACTOR` times larger or smaller: a slipped unit or digit) unless the
+    file marks it as a deliberate override with its reason.  Limits the bundled
+    formulary does not have (a new agent, a new restriction) are not compared.
+
+    Raises :class:`FormularyError` naming the file, the key and the value."""
+    bundled = _limits(reference)
+    for what, limit in _limits(formulary).items():
+        if what not in bundled or limit.entry.override is not None:
+            continue
+        expected, value = bundled[what].value, limit.value
+        if expected / PLAUSIBLE_FACTOR <= value <= expected * PLAUSIBLE_FACTOR:
+            continue
+        ratio = value / expected
+        step = Decimal("0.001")
+        how = (
+            f"{display.number(ratio, places=step)} times"
+            if ratio > 1
+            else f"1/{display.number(1 / ratio, places=step)} of"
+        )
+        raise FormularyError(
+            path,
+            limit.key,
+            f"{display.number(value)} {limit.unit} is {how} the bundled formulary's {display.number(expected)} "
+            f"{limit.unit} (more than {PLAUSIBLE_FACTOR}-fold apart): if it is deliberate, mark it with "
+            'override = "<the reason>"',
+        )
+
+
+def parse_formulary(text: str, path: str, *, reference: Formulary | None = None) -> Formulary:
+    """Validate formulary TOML ``text``; ``path`` is only used in error messages.  With a
+    ``reference`` (the bundled formulary), also :func:`check_plausible` against it."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -482,6 +614,9 @@ def parse_formulary(text: str, path: str) -> Formulary:
         count = exc.error_count()
         more = f" (and {count - 1} more problem{'s' if count > 2 else ''})" if count > 1 else ""
         raise FormularyError(path, key, problem + more) from None
+    if reference is not None:
+        check_plausible(formulary, reference, path)
+    weight_for_age()  # read the growth reference now: a broken file stops start-up
     # Build the per-request look-ups now, at start-up, not on the first request.
     _ = formulary.agents_by_id, formulary.groups_by_id, formulary.syringes_by_capacity
     for agent in formulary.agents:
@@ -493,14 +628,19 @@ def load_formulary(path: str | os.PathLike[str] | None = None) -> Formulary:
     """Load a formulary file; with no path, ``$MIXCALC_FORMULARY`` or the bundled default."""
     chosen = path if path is not None else os.environ.get(FORMULARY_ENV) or None
     if chosen is None:
-        resource = resources.files("mixcalc") / "_data" / DEFAULT_FORMULARY
-        return parse_formulary(resource.read_text(encoding="utf-8"), f"mixcalc/_data/{DEFAULT_FORMULARY}")
+        return _bundled()
     file = Path(chosen)
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise FormularyError(str(file), "", f"cannot be read: {exc.__class__.__name__}: {exc}") from None
-    return parse_formulary(text, str(file))
+    return parse_formulary(text, str(file), reference=_bundled())
+
+
+@cache
+def _bundled() -> Formulary:
+    resource = resources.files("mixcalc") / "_data" / DEFAULT_FORMULARY
+    return parse_formulary(resource.read_text(encoding="utf-8"), f"mixcalc/_data/{DEFAULT_FORMULARY}")
 
 
 _DEFAULT: Formulary | None = None

@@ -16,7 +16,7 @@ from typing import Any
 
 from . import display
 from .checks import Assessment, Finding, GroupLoad, Line, findings
-from .dosing import DosingWeight, PatientFacts, dosing_weight, max_dose
+from .dosing import DosingWeight, PatientFacts, dosing_weight, lowest_weight, max_dose
 from .errors import (
     ComponentNotComputable,
     ConcentrationNotStocked,
@@ -168,6 +168,7 @@ class _Planner:
             sex=patient.sex,
             age_days=None if patient.age is None else patient.age.in_(DAY),
             conditions=frozenset(patient.conditions),
+            growth_z_above=self.formulary.growth.modified_z_above,
         )
 
     def _prior_doses(self) -> dict[str, Decimal]:
@@ -187,7 +188,8 @@ class _Planner:
         request, formulary = self.request, self.formulary
         sites = request.sites
         patient = self._patient()
-        weight = dosing_weight(patient, request.dosing_weight or formulary.policy.dosing_weight)
+        weight_rule = request.dosing_weight or formulary.policy.dosing_weight
+        weight = dosing_weight(patient, weight_rule)
         prior = self._prior_doses()
 
         agents: list[Agent] = []
@@ -255,6 +257,7 @@ class _Planner:
             epinephrine_cap_reason=cap_reason,
             rounded=rounded,
             syringe_site_counts=plan.site_counts,
+            lowest_weight=lowest_weight(patient, weight_rule, weight),
         )
         return self._response(assessment, plan, draws, findings(assessment))
 
@@ -279,8 +282,8 @@ class _Planner:
             group_sum: dict[str, Decimal] = {}
             for index, agent in enumerate(agents):
                 limit = limits[index]
-                if limit is None:
-                    continue
+                if limit is None or limit.mg is None:
+                    continue  # no number to guard (a child with no weight: critical weight_required)
                 fraction = (totals[index] * stock[index][0] + prior.get(agent.id, Decimal(0))) / limit.mg
                 fractions[agent.id] = fraction
                 if agent.group is not None:
@@ -344,7 +347,7 @@ class _Planner:
         loads = []
         for group in self.formulary.groups:
             members = [line for line in lines if line.agent.group == group.id and line.max_dose is not None]
-            earlier: list[tuple[str, Decimal, Decimal]] = []  # agent, dose, maximum
+            earlier: list[tuple[str, Decimal, Decimal | None]] = []  # agent, dose, maximum
             for agent_id, dose in prior.items():
                 agent = self.formulary.agents_by_id[agent_id]
                 if agent_id in in_mixture or agent.group != group.id:
@@ -354,19 +357,26 @@ class _Planner:
                     earlier.append((agent_id, dose, limit.mg))
             if not members and not earlier:
                 continue
+            agents = tuple(line.agent.id for line in members) + tuple(agent_id for agent_id, _, _ in earlier)
+            if any(line.max_dose is not None and line.max_dose.mg is None for line in members) or any(
+                limit is None for _, _, limit in earlier
+            ):  # a member's maximum cannot be stated: nor can the group's load
+                loads.append(GroupLoad(group, rule, None, agents, None))
+                continue
             if rule == "additive":
-                before = sum((dose / limit for _, dose, limit in earlier), Decimal(0))
+                before = sum((dose / limit for _, dose, limit in earlier if limit is not None), Decimal(0))
                 fraction = before + sum((line.fraction or Decimal(0) for line in members), Decimal(0))
                 checked = before + sum((line.checked_fraction or Decimal(0) for line in members), Decimal(0))
             else:  # the whole mixture counted as its most toxic agent [S16]
-                limits = [line.max_dose.mg for line in members if line.max_dose] + [m for _, _, m in earlier]
+                limits = [line.max_dose.mg for line in members if line.max_dose and line.max_dose.mg] + [
+                    m for _, _, m in earlier if m is not None
+                ]
                 smallest = min(limits)
                 before = sum((dose for _, dose, _ in earlier), Decimal(0))
                 fraction = (
                     before + sum((line.total_dose + line.prior_dose for line in members), Decimal(0))
                 ) / smallest
                 checked = (before + sum((line.checked_dose for line in members), Decimal(0))) / smallest
-            agents = tuple(line.agent.id for line in members) + tuple(agent_id for agent_id, _, _ in earlier)
             loads.append(GroupLoad(group, rule, fraction, agents, checked))
         return loads
 
@@ -400,7 +410,7 @@ class _Planner:
                     id=load.group.id,
                     name=load.group.name,
                     rule=load.rule,
-                    fraction=_fraction(load.fraction) or 0.0,
+                    fraction=_fraction(load.fraction),
                     agents=load.agents,
                 )
                 for load in a.groups
@@ -435,7 +445,7 @@ class _Planner:
             total_volume=_q(line.total_volume, "mL"),
             total_dose=_q(line.total_dose, "mg"),
             prior_dose=_q(line.prior_dose, "mg") if line.prior_dose else None,
-            max_dose=None if limit is None else _q(limit.mg, "mg", ROUND_FLOOR),
+            max_dose=None if limit is None or limit.mg is None else _q(limit.mg, "mg", ROUND_FLOOR),
             max_dose_basis=None
             if limit is None
             else f"{limit.explanation}; source: {self.formulary.cite(limit.sources)}",

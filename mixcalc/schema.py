@@ -216,7 +216,8 @@ class GroupResult:
     id: str
     name: str
     rule: Literal["additive", "most_toxic"]
-    fraction: float
+    #: ``None`` when a member's maximum cannot be stated (a child with no weight).
+    fraction: float | None
     agents: tuple[str, ...]
 
 

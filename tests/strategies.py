@@ -49,6 +49,7 @@ __all__ = [
     "component_volume_per_site",
     "components",
     "computable_plan",
+    "conditions",
     "decimal_text",
     "doses_per_site",
     "epinephrine_ratio_text",
@@ -57,6 +58,7 @@ __all__ = [
     "lidocaine_component",
     "local_anesthetic_components",
     "magnitude",
+    "missing_facts",
     "mixtures",
     "patient_weights",
     "patients",
@@ -284,6 +286,16 @@ def patients(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         patient["conditions"] = draw(st.lists(st.sampled_from([c.value for c in Condition]), unique=True, max_size=3))
     return patient
+
+
+def missing_facts() -> st.SearchStrategy[str]:
+    """A fact about the patient a request may leave out."""
+    return st.sampled_from(["age", "height", "sex", "weight"])
+
+
+def conditions() -> st.SearchStrategy[str]:
+    """A condition of the request vocabulary (CLINICAL.md section 10)."""
+    return st.sampled_from([c.value for c in Condition])
 
 
 def syringe_capacities(*, volume_per_site: Decimal, smallest_component: Decimal) -> st.SearchStrategy[str]:

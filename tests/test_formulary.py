@@ -19,7 +19,7 @@ import pytest
 
 from mixcalc.errors import FormularyError
 from mixcalc.formulary import Agent, Basis, DoseRule, Formulary, load_formulary, parse_formulary
-from mixcalc.units import MG, MG_PER_KG, MG_PER_ML, ML, YEAR
+from mixcalc.units import KG, MG, MG_PER_KG, MG_PER_ML, ML, YEAR
 
 TEXT = (resources.files("mixcalc") / "_data" / "default.toml").read_text(encoding="utf-8")
 BROKEN = "broken.toml"
@@ -227,17 +227,21 @@ def test_amide_maxima_are_reduced_by_30_percent_for_infants_under_6_months(bundl
     for agent_id in ("lidocaine", "bupivacaine", "ropivacaine", "mepivacaine", "levobupivacaine"):
         max_dose = agent(bundled, agent_id).max_dose
         assert max_dose is not None
-        factors = [(r.factor, r.age_below.in_(YEAR) * 12) for r in max_dose.restrictions if r.age_below is not None]
+        factors = [(r.factor, r.age_below.in_(YEAR) * 12) for r in max_dose.restrictions if r.factor is not None]
         assert factors == [(Decimal("0.7"), Decimal(6))], agent_id
 
 
 def test_epinephrine_is_capped_at_0_2_mg_per_visit_and_0_04_mg_with_cardiovascular_disease(bundled: Formulary) -> None:
+    """Heart failure is a cardiovascular disease: the same cap (CLINICAL.md section 7) [S67]."""
     assert bundled.epinephrine.cap.in_(MG) == Decimal("0.2")
-    (restriction,) = bundled.epinephrine.restrictions
-    assert restriction.condition is not None
-    assert restriction.condition.value == "cardiovascular-disease"
-    assert restriction.cap is not None
-    assert restriction.cap.in_(MG) == Decimal("0.04")
+    caps = {
+        (r.condition.value if r.condition else None): (r.cap.in_(MG) if r.cap else None, r.source)
+        for r in bundled.epinephrine.restrictions
+    }
+    assert caps == {
+        "cardiovascular-disease": (Decimal("0.04"), ("S67",)),
+        "heart-failure": (Decimal("0.04"), ("S67",)),
+    }
 
 
 def test_syringes_have_the_graduations_and_dead_spaces_of_clinical_md(bundled: Formulary) -> None:
@@ -543,7 +547,7 @@ def test_a_local_anesthetic_without_a_family_is_rejected() -> None:
 
 def test_a_restriction_with_both_a_cap_and_a_factor_is_rejected() -> None:
     error = rejected(broken('cap = "30 mg", basis = "label"', 'cap = "30 mg", factor = "0.5", basis = "label"'))
-    assert "exactly one of cap and factor" in error.problem
+    assert "exactly one of cap, factor and weight_required" in error.problem
     assert error.key.startswith(f"agents[{index_of('ketorolac')}:ketorolac].max_dose.restrictions[0]"), error.key
 
 
@@ -629,3 +633,142 @@ def test_the_environment_variable_selects_another_formulary(tmp_path: Path, monk
     other.write_text(broken('version = "', 'version = "test-'), encoding="utf-8")
     monkeypatch.setenv("MIXCALC_FORMULARY", str(other))
     assert load_formulary().version.startswith("test-")
+
+
+# --- an implausible formulary stops start-up unless the number is a marked override ---------
+
+LIDOCAINE_CAP = 'cap = { value = "300 mg", basis = "label", source = ["S1", "S2"] }'
+
+
+def loaded(tmp_path: Path, text: str) -> Formulary:
+    file = tmp_path / "institution.toml"
+    file.write_text(text, encoding="utf-8")
+    return load_formulary(file)
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("3001 mg", "3,001 mg is 10.003 times"),
+        ("29.9 mg", "29.9 mg is 1/10.033 of"),
+        ("3.5 g", "3,500 mg is 11.667 times"),
+    ],
+)
+def test_a_cap_more_than_tenfold_from_the_bundled_one_stops_start_up_naming_file_key_and_value(
+    tmp_path: Path, value: str, said: str
+) -> None:
+    text = broken(LIDOCAINE_CAP, LIDOCAINE_CAP.replace('"300 mg"', f'"{value}"'))
+    with pytest.raises(FormularyError) as caught:
+        loaded(tmp_path, text)
+    error = caught.value
+    assert error.path == str(tmp_path / "institution.toml")
+    assert error.key == f"agents[{index_of('lidocaine')}:lidocaine].max_dose.plain.cap"
+    assert f"{said} the bundled formulary's 300 mg" in error.problem
+    assert "override" in error.problem
+
+
+@pytest.mark.parametrize("value", ["3000 mg", "30 mg", "450 mg"])
+def test_a_cap_within_tenfold_of_the_bundled_one_is_accepted(tmp_path: Path, value: str) -> None:
+    text = broken(LIDOCAINE_CAP, LIDOCAINE_CAP.replace('"300 mg"', f'"{value}"'))
+    assert cap_mg(loaded(tmp_path, text), "lidocaine") == Decimal(value.split()[0])
+
+
+def test_a_marked_override_with_its_reason_is_accepted(tmp_path: Path) -> None:
+    text = broken(
+        LIDOCAINE_CAP,
+        LIDOCAINE_CAP.replace('"300 mg"', '"3500 mg"').replace(
+            "basis =", 'override = "test rig: deliberately high", basis ='
+        ),
+    )
+    assert cap_mg(loaded(tmp_path, text), "lidocaine") == Decimal(3500)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ('value = "4.5 mg/kg"', 'value = "45.5 mg/kg"', "agents[0:lidocaine].max_dose.plain.per_kg"),
+        ('cap = "0.2 mg"', 'cap = "2.5 mg"', "epinephrine.cap"),
+        ('cap = "0.04 mg"', 'cap = "0.0039 mg"', "epinephrine.restrictions[0].cap"),
+        ('age_at_least = "65 a", cap = "30 mg"', 'age_at_least = "65 a", cap = "2.9 mg"', "ketorolac"),
+    ],
+)
+def test_every_dose_limit_is_guarded(tmp_path: Path, old: str, new: str, key: str) -> None:
+    with pytest.raises(FormularyError) as caught:
+        loaded(tmp_path, broken(old, new))
+    assert caught.value.key == key or caught.value.key.startswith(
+        f"agents[{index_of(key)}:{key}].max_dose.restrictions"
+    )
+
+
+def test_the_plausibility_guard_is_not_applied_to_the_bundled_text_itself() -> None:
+    """parse_formulary without a reference (the bundled file, test variants) only validates."""
+    text = broken(LIDOCAINE_CAP, LIDOCAINE_CAP.replace('"300 mg"', '"3001 mg"'))
+    assert cap_mg(parse_formulary(text, BROKEN), "lidocaine") == Decimal(3001)
+
+
+# --- the patient-side data -----------------------------------------------------------------------
+
+
+def test_every_weight_based_local_anesthetic_needs_a_weight_for_a_child(bundled: Formulary) -> None:
+    for a in bundled.agents:
+        if a.max_dose is None or a.max_dose.plain is None or a.max_dose.plain.per_kg is None:
+            assert a.max_dose is None or not any(r.weight_required for r in a.max_dose.restrictions), a.id
+            continue
+        (required,) = [r for r in a.max_dose.restrictions if r.weight_required]
+        assert required.age_below is not None
+        assert required.age_below.in_(YEAR) == 18, a.id
+        assert "C14" in required.source
+
+
+def test_the_infant_presumption_is_a_policy_of_10_kg(bundled: Formulary) -> None:
+    for a in bundled.agents:
+        for r in a.max_dose.restrictions if a.max_dose else ():
+            if r.presumed is not None:
+                assert r.presumed.weight_below.in_(KG) == 10
+                assert r.presumed.basis is Basis.POLICY
+
+
+def test_growth_cut_offs_are_the_cdc_biv_ones(bundled: Formulary) -> None:
+    assert (bundled.growth.modified_z_below, bundled.growth.modified_z_above) == (Decimal(-5), Decimal(8))
+    assert bundled.growth.until_age.in_(YEAR) == 20
+    assert set(bundled.growth.source) == {"S75", "S76"}
+
+
+def test_ketorolac_label_contraindications_are_critical_conditions(bundled: Formulary) -> None:
+    critical = {
+        r.condition.value for r in bundled.conditions if r.severity == "critical" and "ketorolac" in r.concerns.agents
+    }
+    assert critical == {
+        "bleeding-disorder",
+        "anticoagulation",
+        "advanced-renal-impairment",
+        "labor",
+        "peptic-ulcer",
+        "nsaid-allergy",
+        "nsaid-use",
+    }
+
+
+def test_phenol_flocculates_like_parabens(tmp_path: Path) -> None:
+    """The preservative list is data: a product recorded as phenol-preserved is judged
+    like a paraben-preserved one (no bundled product is: no cited source names one)."""
+    from mixcalc import plan_mixture
+
+    assert parse_formulary(TEXT, "default.toml").mixing.flocculating_preservatives == ("paraben", "phenol")
+    text = broken(
+        '{ id = "multi-dose", contains = ["paraben"], source = ["S2", "S34"] }',
+        '{ id = "multi-dose", contains = ["phenol"], source = ["S2", "S34"] }',
+    )
+    formulary = parse_formulary(text, "phenol.toml")
+    request = {
+        "sites": 1,
+        "components": [
+            {"agent": "lidocaine", "concentration": "1 %", "volume_per_site": "1 mL", "form": "multi-dose"},
+            {"agent": "triamcinolone-acetonide", "concentration": "40 mg/mL", "volume_per_site": "0.25 mL"},
+        ],
+    }
+    found = {(w.code, w.severity) for w in plan_mixture(request, formulary).warnings}
+    assert ("preservative_flocculation", "warning") in found
+    request["components"][0]["form"] = "preservative-free"
+    found = {(w.code, w.severity) for w in plan_mixture(request, formulary).warnings}
+    assert not any(code == "preservative_flocculation" for code, _ in found)

@@ -21,8 +21,10 @@ from strategies import (
     component_strength,
     component_volume_per_site,
     computable_plan,
+    conditions,
     decimal_text,
     magnitude,
+    missing_facts,
     mixtures,
     patients,
 )
@@ -375,7 +377,9 @@ def test_an_over_limit_plan_always_carries_a_critical_warning(request: dict[str,
     response = computable_plan(request)
     fractions = [c.fraction_of_max for c in response.components if c.fraction_of_max is not None]
     fractions += [f for f in (response.local_anesthetic_fraction, response.steroid_fraction) if f is not None]
-    fractions += [g.fraction for g in response.groups]
+    fractions += [g.fraction for g in response.groups if g.fraction is not None]
+    if any(g.fraction is None for g in response.groups):  # a child with no weight: said critically
+        assert "weight_required" in {w.code for w in response.warnings if w.severity == "critical"}
     over = any(f > 1 for f in fractions)
     critical = [w.code for w in response.warnings if w.severity == "critical"]
     assert not over or critical, (fractions, [w.code for w in response.warnings])
@@ -437,7 +441,9 @@ def test_rounding_at_the_limit_never_carries_a_dose_over_its_maximum(
     assume(STOCK[target["agent"]].doses_limited)
     probe = computable_plan(request)
     max_dose = by_agent(probe)[target["agent"]].max_dose
-    assert max_dose is not None
+    if max_dose is None:  # a child with no weight: no maximum to round against, said critically
+        assert "weight_required" in {w.code for w in probe.warnings if w.severity == "critical"}
+        return
     total_volume = dec(max_dose) / component_strength(target)
     fewest = max(1, int((total_volume / 10).to_integral_value(rounding="ROUND_CEILING")))
     most = min(50, int(total_volume / Decimal("0.1")))
@@ -458,6 +464,8 @@ def test_rounding_at_the_limit_never_carries_a_dose_over_its_maximum(
 @given(mixtures())
 def test_local_anesthetic_fraction_is_the_sum_of_the_local_anesthetic_fractions(request: dict[str, Any]) -> None:
     response = computable_plan(request)
+    if weight_needed(response, "local-anesthetics"):
+        return
     fractions = [Decimal(str(c.fraction_of_max)) for c in response.components if c.group == "local-anesthetics"]
     if not fractions:
         assert response.local_anesthetic_fraction is None
@@ -514,12 +522,27 @@ def test_a_prior_dose_of_any_local_anesthetic_raises_the_local_anesthetic_load(
     request = {**request, "patient": patient}
     with_prior = {**request, "prior_doses": [{"agent": prior_agent, "dose": f"{prior_mg} mg"}]}
     without, with_ = computable_plan(request), computable_plan(with_prior)
+    if weight_needed(without, "local-anesthetics"):
+        assert weight_needed(with_, "local-anesthetics")
+        return
     assert without.local_anesthetic_fraction is not None
     assert with_.local_anesthetic_fraction is not None
     assert with_.local_anesthetic_fraction > without.local_anesthetic_fraction, (
         prior_agent,
         [c.agent for c in with_.components],
     )
+
+
+def weight_needed(response: MixtureResponse, group_id: str) -> bool:
+    """A child with no weight: the group's load cannot be stated (null), and a critical
+    ``weight_required`` warning says so."""
+    (group,) = [g for g in response.groups if g.id == group_id] or [None]
+    if group is None or group.fraction is not None:
+        return False
+    assert "weight_required" in {w.code for w in response.warnings if w.severity == "critical"}
+    if group_id == "local-anesthetics":
+        assert response.local_anesthetic_fraction is None
+    return True
 
 
 @functools.cache
@@ -536,6 +559,9 @@ def test_most_toxic_combination_is_never_less_strict_than_additive(request: dict
     """Counting the whole mixture as its most toxic agent [S16] gives a load at least the sum of fractions."""
     additive = computable_plan(request)
     strict = computable_plan(request, most_toxic_formulary())
+    if weight_needed(additive, "local-anesthetics"):
+        assert weight_needed(strict, "local-anesthetics")
+        return
     assert additive.local_anesthetic_fraction is not None
     assert strict.local_anesthetic_fraction is not None
     assert strict.local_anesthetic_fraction >= additive.local_anesthetic_fraction
@@ -570,5 +596,104 @@ def test_knowing_the_weight_never_raises_a_maximum(request: dict[str, Any], rule
             assert unknown_max[agent_id] is None
             continue
         other = unknown_max[agent_id]
-        assert other is not None
+        if other is None:  # a child: no maximum can be stated without the weight, said critically
+            assert "weight_required" in {w.code for w in computable_plan(unknown).warnings if w.severity == "critical"}
+            continue
         assert dec(limit) <= dec(other), (agent_id, limit, other)
+
+
+# --- missing facts and conditions (issue 11) -------------------------------------------------
+
+FACT_WORDS = {"weight": "weight", "height": "height", "sex": "sex", "age": "age"}
+SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
+
+
+def critical_codes(response: MixtureResponse) -> set[str]:
+    """The critical findings that judge the plan; ``implausible_patient`` judges the facts
+    themselves (an age and a weight that cannot belong together), so it is not a verdict a
+    missing fact could hide."""
+    return {w.code for w in response.warnings if w.severity == "critical"} - {"implausible_patient"}
+
+
+def names_the_fact(response: MixtureResponse, fact: str) -> bool:
+    return any(w.severity != "info" and FACT_WORDS[fact] in w.message.lower() for w in response.warnings)
+
+
+def most_severe(response: MixtureResponse) -> int:
+    return max((SEVERITY_RANK[w.severity] for w in response.warnings), default=-1)
+
+
+@example(  # a 3-month-old of 6 kg near the reduced lidocaine maximum; the weight left out
+    request={
+        "sites": 1,
+        "components": [{"agent": "lidocaine", "concentration": "1 %", "volume_per_site": "2 mL"}],
+        "patient": {"weight": "6 kg", "age": "3 mo"},
+    },
+    fact="weight",
+)
+@example(  # an obese woman, critical on lean body weight; height and sex left out in turn
+    request={
+        "sites": 10,
+        "components": [{"agent": "lidocaine", "concentration": "1 %", "volume_per_site": "2.95 mL"}],
+        "patient": {"weight": "150 kg", "height": "170 cm", "sex": "female", "age": "50 a"},
+    },
+    fact="height",
+)
+@example(
+    request={
+        "sites": 10,
+        "components": [{"agent": "lidocaine", "concentration": "1 %", "volume_per_site": "2.95 mL"}],
+        "patient": {"weight": "150 kg", "height": "170 cm", "sex": "female", "age": "50 a"},
+    },
+    fact="sex",
+)
+@example(  # ketorolac for an 11-month-old; the age left out
+    request={
+        "sites": 1,
+        "components": [{"agent": "ketorolac", "concentration": "30 mg/mL", "volume_per_site": "0.2 mL"}],
+        "patient": {"weight": "8 kg", "age": "11 mo"},
+    },
+    fact="age",
+)
+@example(  # a child with no weight: the age left out
+    request={
+        "sites": 1,
+        "components": [{"agent": "lidocaine", "concentration": "1 %", "volume_per_site": "2 mL"}],
+        "patient": {"age": "3 mo"},
+    },
+    fact="age",
+)
+@given(mixtures(with_patient=True), missing_facts())
+def test_leaving_a_fact_out_never_hides_a_critical_verdict_without_naming_that_fact(
+    request: dict[str, Any], fact: str
+) -> None:
+    """Issue 11: for any valid request, removing weight, height, sex or age never turns a
+    critical verdict into a non-critical one unless the answer carries a warning naming
+    the missing fact."""
+    assume(fact in request["patient"])
+    known = computable_plan(request)
+    unknown_request = copy.deepcopy(request)
+    del unknown_request["patient"][fact]
+    unknown = computable_plan(unknown_request)
+    if critical_codes(known) and not critical_codes(unknown):
+        assert names_the_fact(unknown, fact), (fact, [(w.code, w.message) for w in unknown.warnings])
+
+
+@example(
+    request={
+        "sites": 1,
+        "components": [{"agent": "ketorolac", "concentration": "30 mg/mL", "volume_per_site": "0.5 mL"}],
+        "patient": {"weight": "70 kg", "age": "40 a", "conditions": ["pregnancy"]},
+    },
+    condition="labor",
+)
+@given(mixtures(with_patient=True), conditions())
+def test_adding_a_condition_never_lowers_the_most_severe_finding(request: dict[str, Any], condition: str) -> None:
+    conditions = list(request["patient"].get("conditions", ()))
+    assume(condition not in conditions)
+    before = computable_plan(request)
+    more = copy.deepcopy(request)
+    more["patient"]["conditions"] = [*conditions, condition]
+    after = computable_plan(more)
+    assert most_severe(after) >= most_severe(before), (condition, before.warnings, after.warnings)
+    assert critical_codes(before) <= critical_codes(after), condition
