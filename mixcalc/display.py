@@ -8,10 +8,10 @@ thousands separators (1,000 mg).  Tall Man names live in the formulary's
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
 from functools import lru_cache
 
-__all__ = ["amount", "epinephrine_ratio", "number", "strength"]
+__all__ = ["amount", "epinephrine_ratio", "number", "percent", "strength"]
 
 _PLACES = Decimal("0.001")
 _DISPLAY_UNITS = {"ug": "mcg", "ug/mL": "mcg/mL", "[lb_av]": "lb", "[in_i]": "in"}
@@ -26,6 +26,14 @@ def number(value: Decimal, *, places: Decimal = _PLACES) -> str:
         return f"{value.normalize():,f}"  # never show a non-zero amount as 0
     text = f"{rounded.normalize():,f}"
     return "0" if text in {"-0", "0"} else text
+
+
+def percent(fraction: Decimal) -> str:
+    """A share of a limit for people: whole percent, rounded up (a shown share never
+    understates the load), so ``percent(Decimal("1.0029"))`` is ``"101 %"`` and
+    ``percent(Decimal("0.1333"))`` is ``"14 %"``."""
+    whole = (fraction * 100).to_integral_value(rounding=ROUND_CEILING)
+    return f"{number(whole, places=Decimal(1))} %"
 
 
 def amount(value: Decimal, unit: str) -> str:

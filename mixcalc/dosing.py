@@ -133,7 +133,8 @@ def dosing_weight(patient: PatientFacts, rule: DosingWeightRule) -> DosingWeight
 
 @dataclass(frozen=True, slots=True)
 class MaxDose:
-    mg: Decimal
+    #: ``None``: the agent has a maximum, but it cannot be stated (e.g. a child without a weight).
+    mg: Decimal | None
     explanation: str
     sources: tuple[str, ...]
     #: Restrictions whose trigger could not be assessed (age or weight unknown) ...
@@ -142,7 +143,7 @@ class MaxDose:
     conservative_mg: Decimal | None = None
 
     @property
-    def lowest_possible(self) -> Decimal:
+    def lowest_possible(self) -> Decimal | None:
         return self.mg if self.conservative_mg is None else self.conservative_mg
 
 

@@ -148,14 +148,20 @@ def test_syringe_sites_add_up_to_the_sites(request: dict[str, Any]) -> None:
 
 
 @given(mixtures(max_components=6))
-def test_every_draw_is_a_whole_number_of_graduations(request: dict[str, Any]) -> None:
+def test_every_draw_is_a_whole_number_of_graduations_of_the_syringe_it_is_measured_in(
+    request: dict[str, Any],
+) -> None:
     response = computable_plan(request)
     for syringe in response.syringes:
-        graduation = dec(syringe.graduation)
         for draw in syringe.draws:
+            where = draw.measured_in
+            graduation = dec(syringe.graduation if where is None else where.graduation)
             volume = dec(draw.volume)
             assert volume > 0, (syringe.label, draw)
             assert volume % graduation == 0, (syringe.label, draw)
+            if where is not None:
+                assert graduation < dec(syringe.graduation), (syringe.label, draw)
+                assert volume <= dec(where.capacity), (syringe.label, draw)
 
 
 #: Five agents on a requested 20 mL syringe (1 mL steps), 9 sites split 6 + 3: in the
@@ -455,6 +461,18 @@ def test_rounding_at_the_limit_never_carries_a_dose_over_its_maximum(
 # --- fractions ----------------------------------------------------------------------------
 
 
+def asked_group_load(request: Mapping[str, Any], response: MixtureResponse, group: str) -> Decimal:
+    """A group's sum of fractions as asked (no prior doses), on the maxima the answer shows
+    (rounded down, so this is never below the true load as asked)."""
+    results = by_agent(response)
+    load = Decimal(0)
+    for component in request["components"]:
+        result = results[component["agent"]]
+        if result.group == group and result.max_dose is not None:
+            load += requested_total_dose(component, request["sites"]) / dec(result.max_dose)
+    return load
+
+
 @given(mixtures())
 def test_local_anesthetic_fraction_is_the_sum_of_the_local_anesthetic_fractions(request: dict[str, Any]) -> None:
     response = computable_plan(request)
@@ -464,10 +482,11 @@ def test_local_anesthetic_fraction_is_the_sum_of_the_local_anesthetic_fractions(
         return
     assert response.local_anesthetic_fraction is not None
     load = Decimal(str(response.local_anesthetic_fraction))
-    # Each part and the sum are rounded up to 4 places: the sum of the parts is at most one
-    # step per part above the rounded-up sum, and never below it.
-    assert load <= sum(fractions), (load, fractions)
+    # The group's load is the larger of its sum as asked and as drawn; each part and the
+    # load are rounded up to 4 places, and the maxima shown are rounded down.
     assert load >= sum(fractions) - AMOUNT_STEP * len(fractions), (load, fractions)
+    asked = asked_group_load(request, response, "local-anesthetics")
+    assert load <= max(sum(fractions), asked) + AMOUNT_STEP, (load, fractions, asked)
     (group,) = [g for g in response.groups if g.id == "local-anesthetics"]
     assert group.fraction == response.local_anesthetic_fraction
 
@@ -487,7 +506,12 @@ def test_steroid_fraction_is_the_sum_of_the_steroid_fractions(request: dict[str,
         return
     assert response.steroid_fraction is not None
     load = Decimal(str(response.steroid_fraction))
-    assert sum(fractions) - AMOUNT_STEP * len(fractions) <= load <= sum(fractions), (load, fractions)
+    asked = asked_group_load(request, response, "corticosteroids")
+    assert sum(fractions) - AMOUNT_STEP * len(fractions) <= load <= max(sum(fractions), asked) + AMOUNT_STEP, (
+        load,
+        fractions,
+        asked,
+    )
 
 
 @example(
