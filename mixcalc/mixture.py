@@ -145,14 +145,14 @@ def measure(
     In the mixing syringe when its graduation measures it within ``tolerance``; else in
     the smallest of ``syringes`` with a finer graduation that holds it and measures it
     within ``tolerance``; else wherever it comes closest (the mixing syringe on a tie).
-    ``down``: never more than asked.
+    ``down``: never more than asked.  ``syringes`` are in order of capacity, smallest first.
     """
     in_mixing = MeasuredDraw(round_to_graduation(asked, mixing.graduation.in_(ML), down=down), asked)
     if within_tolerance(in_mixing.volume, asked, tolerance):
         return in_mixing
     closest = in_mixing
     coarse = mixing.graduation.in_(ML)
-    for syringe in sorted(syringes, key=lambda s: s.capacity.in_(ML)):
+    for syringe in syringes:
         graduation = syringe.graduation.in_(ML)
         volume = round_to_graduation(asked, graduation, down=down)
         if graduation >= coarse or volume <= 0 or volume > syringe.capacity.in_(ML):
@@ -227,7 +227,8 @@ def plan_syringes(
     tolerance = formulary.policy.draw_tolerance
     volume_per_site = sum(volumes_per_site, Decimal(0))
     plan = choose_syringes(formulary, volume_per_site=volume_per_site, sites=sites, requested=requested)
-    filled = fill_syringes(volumes_per_site, plan, syringes=formulary.syringes, tolerance=tolerance)
+    by_size = tuple(formulary.syringes_by_capacity.values())
+    filled = fill_syringes(volumes_per_site, plan, syringes=by_size, tolerance=tolerance)
     if requested is not None or _all_within(filled, tolerance):
         return plan, filled
     for syringe in _smaller(formulary, plan, volume_per_site):
@@ -238,7 +239,7 @@ def plan_syringes(
             reason="a smaller syringe, whose finer graduation measures every draw within tolerance",
             pointer="/components",
         )
-        smaller_filled = fill_syringes(volumes_per_site, smaller, syringes=formulary.syringes, tolerance=tolerance)
+        smaller_filled = fill_syringes(volumes_per_site, smaller, syringes=by_size, tolerance=tolerance)
         if _all_within(smaller_filled, tolerance):
             return smaller, smaller_filled
     return plan, filled

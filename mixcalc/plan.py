@@ -252,9 +252,7 @@ class _Planner:
             requested=None if request.syringe is None else request.syringe.in_(ML),
         )
         asked = load_of([v * sites for v in volumes])
-        filled = self._guarded(plan, filled, volumes, asked, load_of)
-        totals = [sum((syringe.draws[i].volume for syringe in filled), Decimal(0)) for i in range(len(volumes))]
-        drawn = load_of(totals)
+        filled, totals, drawn = self._guarded(plan, filled, volumes, asked, load_of)
 
         lines = []
         rounded = []
@@ -304,22 +302,30 @@ class _Planner:
         volumes: Sequence[Decimal],
         asked: Load,
         load_of: Callable[[Sequence[Decimal]], Load],
-    ) -> tuple[FilledSyringe, ...]:
+    ) -> tuple[tuple[FilledSyringe, ...], list[Decimal], Load]:
         """The rounding guard: draws never carry a dose, a group's load or the epinephrine
         total over a limit it was under as asked (the loads of :mod:`mixcalc.loads`, so
         prior doses and the combination rule count as everywhere else).  Where rounding
-        would, every component that went up is rounded down instead."""
+        would, every component that went up is rounded down instead.  Returns the draws,
+        each component's total volume drawn and the load as drawn."""
         sites = self.request.sites
-        totals = [sum((s.draws[i].volume for s in filled), Decimal(0)) for i in range(len(volumes))]
-        if crossed(asked, load_of(totals)):
+
+        def totals_of(filled: Sequence[FilledSyringe]) -> list[Decimal]:
+            return [sum((s.draws[i].volume for s in filled), Decimal(0)) for i in range(len(volumes))]
+
+        totals = totals_of(filled)
+        drawn = load_of(totals)
+        if crossed(asked, drawn):
             went_up = frozenset(i for i, total in enumerate(totals) if total > volumes[i] * sites)
             filled = fill_syringes(
                 volumes,
                 plan,
-                syringes=self.formulary.syringes,
+                syringes=tuple(self.formulary.syringes_by_capacity.values()),
                 tolerance=self.formulary.policy.draw_tolerance,
                 round_down=went_up,
             )
+            totals = totals_of(filled)
+            drawn = load_of(totals)
         finest = min(s.graduation.in_(ML) for s in self.formulary.syringes)
         for index, component in enumerate(self.request.components):
             if any(syringe.draws[index].volume == 0 for syringe in filled):
@@ -330,7 +336,7 @@ class _Planner:
                     f"the finest syringe of the formulary is graduated in {display.amount(finest, 'mL')}; "
                     "give a larger volume or a weaker strength",
                 )
-        return filled
+        return filled, totals, drawn
 
     # -- the answer ------------------------------------------------------------------------
 
