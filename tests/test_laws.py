@@ -171,6 +171,13 @@ def test_no_draw_is_off_its_asked_volume_by_more_than_the_tolerance_without_a_wa
                 assert "critical" in warned, (syringe.label, draw.agent, share)
 
 
+@given(mixtures(max_components=6, with_syringe=True, small_doses=True))
+def test_a_requested_syringe_is_the_mixing_syringe_whatever_its_graduation(request: dict[str, Any]) -> None:
+    """A draw it cannot measure within the tolerance is measured in a finer syringe instead."""
+    response = computable_plan(request)
+    assert {dec(s.capacity) for s in response.syringes} == {magnitude(request["syringe"])}
+
+
 @given(mixtures(max_components=6))
 def test_syringe_sites_add_up_to_the_sites(request: dict[str, Any]) -> None:
     response = computable_plan(request)
