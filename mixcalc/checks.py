@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from . import display
+from . import display, loads
 from .dosing import DosingWeight, MaxDose, PatientFacts
 from .formulary import Agent, AgentClass, Form, Formulary, Selector, Syringe
-from .loads import GroupLoad, Load, fraction
+from .loads import GroupLoad, Load
 from .mixture import FilledSyringe
 from .units import DAY, MG_PER_ML, ML
 
@@ -60,7 +60,7 @@ class Line:
     @property
     def fraction(self) -> Decimal | None:
         """(delivered dose + prior dose) / maximum: what the answer reports."""
-        return fraction(self.total_dose + self.prior_dose, self.max_dose)
+        return loads.fraction(self.total_dose + self.prior_dose, self.max_dose)
 
     @property
     def checked_dose(self) -> Decimal:
@@ -72,7 +72,7 @@ class Line:
 
     @property
     def checked_fraction(self) -> Decimal | None:
-        return fraction(self.checked_dose, self.max_dose)
+        return loads.fraction(self.checked_dose, self.max_dose)
 
 
 @dataclass(frozen=True, slots=True)
