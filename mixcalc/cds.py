@@ -312,7 +312,9 @@ def _dec(value: float) -> Decimal:
     return Decimal(repr(value))
 
 
-def _percent(fraction: Decimal | float) -> str:
+def _percent(fraction: Decimal | float | None) -> str:
+    if fraction is None:  # a group's load is null when a member's maximum cannot be stated
+        return "not stated"
     value = (Decimal(repr(fraction)) if isinstance(fraction, float) else fraction) * 100
     return f"{display.number(value.quantize(Decimal('0.1'), rounding=ROUND_CEILING))} %"
 

@@ -8,15 +8,17 @@ severity.  A breach of a limit is a critical finding, never an exception.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Literal
 
-from . import display
+from . import display, loads
 from .dosing import DosingWeight, LowestWeight, MaxDose, PatientFacts, max_dose
-from .formulary import Agent, AgentClass, Form, Formulary, Group, Selector
+from .formulary import Agent, AgentClass, Form, Formulary, Selector, Syringe
 from .growth import DAYS_PER_MONTH, implausible
-from .units import DAY, MG_PER_ML
+from .loads import GroupLoad, Load
+from .mixture import FilledSyringe
+from .units import DAY, MG_PER_ML, ML
 
 __all__ = ["Assessment", "Finding", "GroupLoad", "Line", "findings"]
 
@@ -59,9 +61,7 @@ class Line:
     @property
     def fraction(self) -> Decimal | None:
         """(delivered dose + prior dose) / maximum: what the answer reports."""
-        if self.max_dose is None or self.max_dose.mg is None:
-            return None
-        return (self.total_dose + self.prior_dose) / self.max_dose.mg
+        return loads.fraction(self.total_dose + self.prior_dose, self.max_dose)
 
     @property
     def checked_dose(self) -> Decimal:
@@ -73,20 +73,7 @@ class Line:
 
     @property
     def checked_fraction(self) -> Decimal | None:
-        if self.max_dose is None or self.max_dose.mg is None:
-            return None
-        return self.checked_dose / self.max_dose.mg
-
-
-@dataclass(frozen=True, slots=True)
-class GroupLoad:
-    group: Group
-    rule: Literal["additive", "most_toxic"]
-    #: ``None`` when a member's maximum cannot be stated (a child with no weight).
-    fraction: Decimal | None
-    agents: tuple[str, ...]
-    #: The same load on each member's checked dose (see ``Line.checked_dose``).
-    checked_fraction: Decimal | None = Decimal(0)
+        return loads.fraction(self.checked_dose, self.max_dose)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +81,7 @@ class Assessment:
     formulary: Formulary
     sites: int
     lines: Sequence[Line]
+    #: Each group's load as asked and as drawn (:func:`mixcalc.loads.group_loads`).
     groups: Sequence[GroupLoad]
     weight: DosingWeight | None
     patient: PatientFacts
@@ -102,15 +90,17 @@ class Assessment:
     epinephrine_cap_reason: str
     rounded: Sequence[tuple[str, Decimal, Decimal]]  # agent, requested total mL, drawn mL
     syringe_site_counts: Sequence[int]
+    #: The loads as asked and as drawn (:mod:`mixcalc.loads`).
+    asked: Load
+    drawn: Load
+    #: The mixing syringe, and what goes into each of them (draws in the order of ``lines``).
+    mixing: Syringe
+    filled: Sequence[FilledSyringe]
     #: With height or sex missing, the lowest weight the patient could be dosed on.
     lowest_weight: LowestWeight | None = None
 
 
 Rule = Callable[[Assessment], Iterator[Finding]]
-
-
-def _pct(fraction: Decimal) -> str:
-    return f"{display.number(fraction * 100, places=Decimal(1))} %"
 
 
 def max_dose_rule(a: Assessment) -> Iterator[Finding]:
@@ -128,7 +118,7 @@ def max_dose_rule(a: Assessment) -> Iterator[Finding]:
                 "max_dose_exceeded",
                 "critical",
                 (line.agent.id,),
-                f"{name} {given}{prior} is {_pct(fraction)} of its maximum {limit} for this patient",
+                f"{name} {given}{prior} is {display.percent(fraction)} of its maximum {limit} for this patient",
                 line.max_dose.sources,
             )
         elif fraction >= threshold:
@@ -136,33 +126,39 @@ def max_dose_rule(a: Assessment) -> Iterator[Finding]:
                 "max_dose_near",
                 "warning",
                 (line.agent.id,),
-                f"{name} {given}{prior} is {_pct(fraction)} of its maximum {limit}",
+                f"{name} {given}{prior} is {display.percent(fraction)} of its maximum {limit}",
                 line.max_dose.sources,
             )
 
 
 def group_rule(a: Assessment) -> Iterator[Finding]:
+    """A group's load is judged on the larger of its sum as asked and its sum as drawn,
+    each taken whole (the same number the answer reports as the group's fraction)."""
     threshold = a.formulary.policy.near_limit_threshold
     for load in a.groups:
-        if len(load.agents) < 2 or load.checked_fraction is None:
-            continue  # a single agent's own rule already speaks for it; no load without a maximum
+        fraction = load.fraction
+        if len(load.agents) < 2 or fraction is None:
+            continue  # a single agent's own rule speaks for it; an unstated maximum has its own finding
         name = load.group.name.lower()
         how = "sum of fractions" if load.rule == "additive" else "whole mixture as the most toxic agent"
-        if load.checked_fraction > 1:
+        both = ""
+        if load.asked is not None and load.drawn is not None and load.asked != load.drawn:
+            both = f"; {display.percent(load.asked)} as asked, {display.percent(load.drawn)} as drawn"
+        if fraction > 1:
             yield Finding(
                 f"combined_{load.group.code}_exceeded",
                 "critical",
                 load.agents,
-                f"combined {name} load is {_pct(load.checked_fraction)} of the maximum ({how}), "
+                f"combined {name} load is {display.percent(fraction)} of the maximum ({how}{both}), "
                 "even if each agent alone is under its own",
                 load.group.source,
             )
-        elif load.checked_fraction >= threshold:
+        elif fraction >= threshold:
             yield Finding(
                 f"combined_{load.group.code}_near",
                 "warning",
                 load.agents,
-                f"combined {name} load is {_pct(load.checked_fraction)} of the maximum ({how})",
+                f"combined {name} load is {display.percent(fraction)} of the maximum ({how}{both})",
                 load.group.source,
             )
 
@@ -233,16 +229,40 @@ def dosing_weight_rule(a: Assessment) -> Iterator[Finding]:
         if _verdict(low, threshold) > _verdict(used, threshold):
             changed.append(line.agent.id)
             worst = max(worst, low)
-    # A group's load grows at most by the ratio of the weights (each mg/kg maximum scales
-    # with the weight, a cap does not grow): an upper bound, so no change is missed.
-    ratio = a.weight.kg / lowest.kg
-    for load in a.groups:
-        if load.checked_fraction is None or len(load.agents) < 2:
+    # Each group's load with every member's maximum at the lowest weight (prior doses of
+    # agents outside the mixture included), computed by the one load calculation.
+    epinephrine = {line.agent.id: line.epinephrine is not None for line in a.lines}
+
+    def at_lowest_weight(load: Load) -> Load:
+        doses = tuple(
+            replace(
+                dose,
+                limit=max_dose(
+                    dose.agent,
+                    with_epinephrine=epinephrine.get(dose.agent.id, False),
+                    weight=at_lowest,
+                    patient=a.patient,
+                ),
+            )
+            for dose in load.doses
+        )
+        groups = tuple({g.group.id: g.group for g in load.groups}.values())
+        return loads.load(
+            doses,
+            groups=groups,
+            rule=a.formulary.policy.combination,
+            epinephrine_mg=load.epinephrine_mg,
+            cap=load.epinephrine_cap,
+        )
+
+    lowered = {g.group.id: g.fraction for g in loads.group_loads(at_lowest_weight(a.asked), at_lowest_weight(a.drawn))}
+    for group_load in a.groups:
+        now, then = group_load.fraction, lowered.get(group_load.group.id)
+        if now is None or then is None or len(group_load.agents) < 2:
             continue
-        low = load.checked_fraction * ratio
-        if _verdict(low, threshold) > _verdict(load.checked_fraction, threshold):
-            changed.extend(agent for agent in load.agents if agent not in changed)
-            worst = max(worst, low)
+        if _verdict(then, threshold) > _verdict(now, threshold):
+            changed.extend(agent for agent in group_load.agents if agent not in changed)
+            worst = max(worst, then)
     if changed:
         yield Finding(
             "dosing_weight_not_assessed",
@@ -317,17 +337,17 @@ def restriction_rule(a: Assessment) -> Iterator[Finding]:
         fraction = line.checked_fraction
         if limit is None or fraction is None or not limit.unassessed:
             continue
-        given = line.checked_dose
-        if limit.lowest_possible is None:
+        given, lowest = line.checked_dose, limit.lowest_possible
+        if lowest is None:
             continue
-        if given / limit.lowest_possible >= threshold > fraction or given / limit.lowest_possible > 1 >= fraction:
+        if given / lowest >= threshold > fraction or given / lowest > 1 >= fraction:
             yield Finding(
                 "max_dose_restriction_not_assessed",
                 "warning",
                 (line.agent.id,),
                 f"{line.agent.display_name} {display.amount(given, 'mg')} would be "
-                f"{_pct(given / limit.lowest_possible)} of a lower maximum "
-                f"({display.amount(limit.lowest_possible, 'mg')}) that applies for: {'; '.join(limit.unassessed)}; "
+                f"{display.percent(given / lowest)} of a lower maximum "
+                f"({display.amount(lowest, 'mg')}) that applies for: {'; '.join(limit.unassessed)}; "
                 "give the patient's age and weight to check",
                 limit.sources,
             )
@@ -365,6 +385,65 @@ def rounding_rule(a: Assessment) -> Iterator[Finding]:
         )
 
 
+def _ml(volume: Decimal) -> str:
+    return display.amount(volume, "mL")
+
+
+def _syringe_name(capacity: Decimal, graduation: Decimal) -> str:
+    return f"a {_ml(capacity)} syringe (graduated in {_ml(graduation)})"
+
+
+def separate_syringe_rule(a: Assessment) -> Iterator[Finding]:
+    """Say each draw measured in a separate, finer syringe: the step a preparer must take."""
+    steps, agents = [], []
+    for number, syringe in enumerate(a.filled, start=1):
+        for line, draw in zip(a.lines, syringe.draws, strict=True):
+            if draw.measured_in is None:
+                continue
+            where = _syringe_name(draw.measured_in.capacity.in_(ML), draw.measured_in.graduation.in_(ML))
+            steps.append(f"draw {line.agent.display_name} {_ml(draw.volume)} in {where}, add it to syringe {number}")
+            agents.append(line.agent.id)
+    if steps:
+        yield Finding(
+            "draw_measured_separately",
+            "info",
+            tuple(dict.fromkeys(agents)),
+            f"the {_ml(a.mixing.capacity.in_(ML))} mixing syringe, graduated in {_ml(a.mixing.graduation.in_(ML))}, "
+            f"cannot measure every draw within {display.percent(a.formulary.policy.draw_tolerance)}: "
+            + "; ".join(steps),
+            ("S71", "USP1176"),
+        )
+
+
+def draw_tolerance_rule(a: Assessment) -> Iterator[Finding]:
+    """A draw no syringe of the formulary measures within the tolerance: a warning, critical
+    when it delivers more of a dose-limited agent than asked by more than the tolerance."""
+    tolerance = a.formulary.policy.draw_tolerance
+    parts, agents, over = [], [], False
+    for number, syringe in enumerate(a.filled, start=1):
+        for line, draw in zip(a.lines, syringe.draws, strict=True):
+            if draw.deviation <= tolerance:
+                continue
+            more = draw.volume > draw.asked
+            over = over or (more and line.agent.agent_class is not AgentClass.DILUENT)
+            sign = "+" if more else "-"
+            parts.append(
+                f"{line.agent.display_name} in syringe {number}: {_ml(draw.asked)} asked, {_ml(draw.volume)} drawn "
+                f"({sign}{display.percent(draw.deviation)})"
+            )
+            agents.append(line.agent.id)
+    if parts:
+        yield Finding(
+            "draw_outside_tolerance",
+            "critical" if over else "warning",
+            tuple(dict.fromkeys(agents)),
+            f"no syringe in the formulary measures these draws within {display.percent(tolerance)} of the volume "
+            f"asked: {'; '.join(parts)}; doses reported are those drawn"
+            + ("; more is delivered than asked" if over else ""),
+            ("S71", "USP1176"),
+        )
+
+
 def epinephrine_rule(a: Assessment) -> Iterator[Finding]:
     if a.epinephrine_total is None or a.epinephrine_cap is None:
         return
@@ -373,10 +452,7 @@ def epinephrine_rule(a: Assessment) -> Iterator[Finding]:
     cap = display.amount(a.epinephrine_cap * 1000, "ug")
     source = a.formulary.epinephrine.source
     # Judged, like the doses, on the larger of what was asked and what is drawn.
-    asked = sum(
-        (line.requested_volume_per_site * line.sites * line.epinephrine for line in a.lines if line.epinephrine),
-        Decimal(0),
-    )
+    asked = a.asked.epinephrine_mg if a.asked.epinephrine_mg is not None else a.epinephrine_total
     if max(asked, a.epinephrine_total) > a.epinephrine_cap:
         as_asked = "" if asked <= a.epinephrine_total else f" ({display.amount(asked * 1000, 'ug')} as asked)"
         yield Finding(
@@ -567,6 +643,8 @@ RULES: tuple[Rule, ...] = (
     restriction_rule,
     concentration_rule,
     rounding_rule,
+    separate_syringe_rule,
+    draw_tolerance_rule,
     off_label_mixture_rule,
     condition_rule,
     population_rule,

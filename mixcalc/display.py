@@ -28,6 +28,14 @@ def number(value: Decimal, *, places: Decimal = _PLACES) -> str:
     return "0" if text in {"-0", "0"} else text
 
 
+def percent(fraction: Decimal) -> str:
+    """A share of a limit for people: whole percent, rounded up (a shown share never
+    understates the load), so ``percent(Decimal("1.0029"))`` is ``"101 %"`` and
+    ``percent(Decimal("0.1333"))`` is ``"14 %"``."""
+    whole = (fraction * 100).to_integral_value(rounding=ROUND_CEILING)
+    return f"{number(whole, places=Decimal(1))} %"
+
+
 def amount(value: Decimal, unit: str) -> str:
     """An amount for people: ``amount(Decimal("1000"), "mg")`` is ``"1,000 mg"``."""
     return f"{number(value)} {_DISPLAY_UNITS.get(unit, unit)}"
@@ -45,9 +53,3 @@ def epinephrine_ratio(mg_per_ml: Decimal) -> str:
     """Epinephrine as the ratio strength on LA combination labels (the one place ISMP
     allows a ratio): 0.005 mg/mL is ``1:200,000``."""
     return f"1:{number(Decimal(1000) / mg_per_ml, places=Decimal(1))}"
-
-
-def percent(fraction: Decimal) -> str:
-    """A fraction of a maximum as people see it: whole percent, rounded up, so that a
-    shown share never understates the load (1.0029 is ``"101 %"``, 0.1333 ``"14 %"``)."""
-    return f"{number((fraction * 100).to_integral_value(rounding=ROUND_CEILING))} %"

@@ -373,6 +373,9 @@ class Policy(_Frozen):
     dosing_weight: DosingWeightRule = "lean_when_obese"
     combination: CombinationRule = "additive"
     default_syringe: VolumeField
+    #: No draw may differ from its asked volume by more than this share of it; a draw
+    #: the mixing syringe cannot measure so is measured in a separate, finer syringe.
+    draw_tolerance: Annotated[Decimal, Field(gt=0, lt=1)] = Decimal("0.05")
     #: A product is labeled for TPI when it is labeled for one of these routes and its
     #: label excludes none of them.
     tpi_routes: tuple[str, ...] = ("intramuscular", "soft-tissue")

@@ -10,12 +10,12 @@ equivalent JSON-like mapping) and returns the same answer
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from . import display
-from .checks import Assessment, Finding, GroupLoad, Line, findings
+from .checks import Assessment, Finding, Line, findings
 from .dosing import DosingWeight, PatientFacts, dosing_weight, lowest_weight, max_dose
 from .errors import (
     ComponentNotComputable,
@@ -25,7 +25,8 @@ from .errors import (
     UnknownAgent,
 )
 from .formulary import Agent, AgentClass, Form, Formulary, default_formulary
-from .mixture import SyringePlan, choose_syringes, draw_volumes
+from .loads import Dose, Load, crossed, epinephrine_cap, group_loads, load
+from .mixture import FilledSyringe, MeasuredDraw, SyringePlan, fill_syringes, plan_syringes
 from .schema import (
     ComponentRequest,
     ComponentResult,
@@ -33,6 +34,7 @@ from .schema import (
     Draw,
     FormularyRef,
     GroupResult,
+    MeasuredIn,
     MixtureRequest,
     MixtureResponse,
     Quantity,
@@ -213,19 +215,51 @@ class _Planner:
             max_dose(agent, with_epinephrine=epi is not None, weight=weight, patient=patient)
             for agent, (_, epi, _) in zip(agents, stock, strict=True)
         ]
-        plan = choose_syringes(
+        # A dose given earlier today of an agent not in this mixture counts against that
+        # agent's plain maximum for this patient [S55].
+        earlier = tuple(
+            Dose(
+                agent,
+                Decimal(0),
+                dose,
+                max_dose(agent, with_epinephrine=False, weight=weight, patient=patient),
+                in_mixture=False,
+            )
+            for agent_id, dose in prior.items()
+            if agent_id not in seen
+            for agent in (self.formulary.agents_by_id[agent_id],)
+        )
+        cap = epinephrine_cap(formulary.epinephrine, patient.conditions)
+
+        def load_of(totals: Sequence[Decimal]) -> Load:
+            """The loads of these total volumes (mL per component)."""
+            doses = tuple(
+                Dose(agent, totals[i] * stock[i][0], prior.get(agent.id, Decimal(0)), limits[i])
+                for i, agent in enumerate(agents)
+            )
+            with_epinephrine = [(total, epi) for total, (_, epi, _) in zip(totals, stock, strict=True) if epi]
+            epinephrine = sum((t * e for t, e in with_epinephrine), Decimal(0)) if with_epinephrine else None
+            return load(
+                doses + earlier,
+                groups=formulary.groups,
+                rule=formulary.policy.combination,
+                epinephrine_mg=epinephrine,
+                cap=cap,
+            )
+
+        plan, filled = plan_syringes(
             formulary,
-            volume_per_site=sum(volumes, Decimal(0)),
+            volumes_per_site=volumes,
             sites=sites,
             requested=None if request.syringe is None else request.syringe.in_(ML),
         )
-        draws = self._draws(agents, stock, volumes, limits, prior, plan, patient)
+        asked = load_of([v * sites for v in volumes])
+        filled, totals, drawn = self._guarded(plan, filled, volumes, asked, load_of)
 
         lines = []
         rounded = []
         for index, agent in enumerate(agents):
             strength, epinephrine, nonstandard = stock[index]
-            total_volume = sum((syringe[index] for syringe in draws), Decimal(0))
             lines.append(
                 Line(
                     agent=agent,
@@ -234,151 +268,78 @@ class _Planner:
                     nonstandard=nonstandard,
                     requested_volume_per_site=volumes[index],
                     sites=sites,
-                    total_volume=total_volume,
-                    total_dose=total_volume * strength,
+                    total_volume=totals[index],
+                    total_dose=totals[index] * strength,
                     prior_dose=prior.get(agent.id, Decimal(0)),
                     max_dose=limits[index],
                     form=forms[index],
                     contains=self._contains(agent, forms[index], strength, epinephrine),
                 )
             )
-            rounded.append((agent.id, volumes[index] * sites, total_volume))
+            rounded.append((agent.id, volumes[index] * sites, totals[index]))
 
-        epinephrine_total, epinephrine_cap, cap_reason = self._epinephrine_load(lines, patient)
         assessment = Assessment(
             formulary=formulary,
             sites=sites,
             lines=lines,
-            groups=self._group_loads(lines, prior, weight, patient),
+            groups=group_loads(asked, drawn),
             weight=weight,
             patient=patient,
-            epinephrine_total=epinephrine_total,
-            epinephrine_cap=epinephrine_cap,
-            epinephrine_cap_reason=cap_reason,
+            epinephrine_total=drawn.epinephrine_mg,
+            epinephrine_cap=None if drawn.epinephrine_mg is None else cap.mg,
+            epinephrine_cap_reason="" if drawn.epinephrine_mg is None else cap.reason,
             rounded=rounded,
             syringe_site_counts=plan.site_counts,
+            asked=asked,
+            drawn=drawn,
+            mixing=plan.syringe,
+            filled=filled,
             lowest_weight=lowest_weight(patient, weight_rule, weight),
         )
-        return self._response(assessment, plan, draws, findings(assessment))
+        return self._response(assessment, plan, filled, findings(assessment))
 
-    def _draws(
+    def _guarded(
         self,
-        agents: Sequence[Agent],
-        stock: Sequence[tuple[Decimal, Decimal | None, bool]],
-        volumes: Sequence[Decimal],
-        limits: Sequence[Any],
-        prior: Mapping[str, Decimal],
         plan: SyringePlan,
-        patient: PatientFacts,
-    ) -> tuple[tuple[Decimal, ...], ...]:
-        """Draw volumes rounded to the graduation, never letting rounding carry a dose, a
-        group's load or the epinephrine total over a limit it was under."""
-        draws = draw_volumes(volumes, plan)
-        capacity = plan.syringe.capacity.in_(ML)
+        filled: tuple[FilledSyringe, ...],
+        volumes: Sequence[Decimal],
+        asked: Load,
+        load_of: Callable[[Sequence[Decimal]], Load],
+    ) -> tuple[tuple[FilledSyringe, ...], list[Decimal], Load]:
+        """The rounding guard: draws never carry a dose, a group's load or the epinephrine
+        total over a limit it was under as asked (the loads of :mod:`mixcalc.loads`, so
+        prior doses and the combination rule count as everywhere else).  Where rounding
+        would, every component that went up is rounded down instead.  Returns the draws,
+        each component's total volume drawn and the load as drawn."""
         sites = self.request.sites
 
-        def loads(totals: Sequence[Decimal]) -> dict[str, Decimal]:
-            fractions: dict[str, Decimal] = {}
-            group_sum: dict[str, Decimal] = {}
-            for index, agent in enumerate(agents):
-                limit = limits[index]
-                if limit is None or limit.mg is None:
-                    continue  # no number to guard (a child with no weight: critical weight_required)
-                fraction = (totals[index] * stock[index][0] + prior.get(agent.id, Decimal(0))) / limit.mg
-                fractions[agent.id] = fraction
-                if agent.group is not None:
-                    group_sum[agent.group] = group_sum.get(agent.group, Decimal(0)) + fraction
-            for group, total in group_sum.items():
-                fractions[f"group:{group}"] = total
-            epinephrine = sum((totals[i] * epi for i, (_, epi, _) in enumerate(stock) if epi is not None), Decimal(0))
-            fractions["epinephrine"] = epinephrine / self._epinephrine_cap(patient)[0]
-            return fractions
+        def totals_of(filled: Sequence[FilledSyringe]) -> list[Decimal]:
+            return [sum((s.draws[i].volume for s in filled), Decimal(0)) for i in range(len(volumes))]
 
-        wanted = [v * sites for v in volumes]
-        drawn = [sum((s[i] for s in draws), Decimal(0)) for i in range(len(volumes))]
-        before, after = loads(wanted), loads(drawn)
-        crossed = any(after[key] > 1 >= before[key] for key in before)
-        if crossed:
-            went_up = frozenset(i for i in range(len(volumes)) if drawn[i] > wanted[i])
-            draws = draw_volumes(volumes, plan, round_down=went_up)
-        for index, agent in enumerate(agents):
-            if any(syringe[index] == 0 for syringe in draws):
+        totals = totals_of(filled)
+        drawn = load_of(totals)
+        if crossed(asked, drawn):
+            went_up = frozenset(i for i, total in enumerate(totals) if total > volumes[i] * sites)
+            filled = fill_syringes(
+                volumes,
+                plan,
+                syringes=tuple(self.formulary.syringes_by_capacity.values()),
+                tolerance=self.formulary.policy.draw_tolerance,
+                round_down=went_up,
+            )
+            totals = totals_of(filled)
+            drawn = load_of(totals)
+        finest = min(s.graduation.in_(ML) for s in self.formulary.syringes)
+        for index, component in enumerate(self.request.components):
+            if any(syringe.draws[index].volume == 0 for syringe in filled):
                 raise ComponentNotComputable(
                     f"/components/{index}",
-                    agent.id,
-                    f"{agent.id} {display.amount(volumes[index], 'mL')} per site is too small to measure on a "
-                    f"{display.amount(capacity, 'mL')} syringe graduated in "
-                    f"{display.amount(plan.syringe.graduation.in_(ML), 'mL')}: "
-                    "choose a syringe with finer graduations, or a larger volume",
+                    component.agent,
+                    f"{component.agent} {display.amount(volumes[index], 'mL')} per site is too small to measure: "
+                    f"the finest syringe of the formulary is graduated in {display.amount(finest, 'mL')}; "
+                    "give a larger volume or a weaker strength",
                 )
-        return draws
-
-    def _epinephrine_cap(self, patient: PatientFacts) -> tuple[Decimal, str]:
-        limit = self.formulary.epinephrine
-        cap, reason = limit.cap.in_(MG), f"{limit.basis.value} default"
-        for restriction in limit.restrictions:
-            if restriction.condition is not None and restriction.condition in patient.conditions:
-                assert restriction.cap is not None
-                if restriction.cap.in_(MG) < cap:
-                    cap, reason = restriction.cap.in_(MG), restriction.reason
-        return cap, reason
-
-    def _epinephrine_load(
-        self, lines: Sequence[Line], patient: PatientFacts
-    ) -> tuple[Decimal | None, Decimal | None, str]:
-        with_epinephrine = [line for line in lines if line.epinephrine is not None]
-        if not with_epinephrine:
-            return None, None, ""
-        total = sum((line.total_volume * line.epinephrine for line in with_epinephrine if line.epinephrine), Decimal(0))
-        cap, reason = self._epinephrine_cap(patient)
-        return total, cap, reason
-
-    def _group_loads(
-        self,
-        lines: Sequence[Line],
-        prior: Mapping[str, Decimal],
-        weight: DosingWeight | None,
-        patient: PatientFacts,
-    ) -> list[GroupLoad]:
-        """Each group's load.  A dose given earlier today of an agent that is not in this
-        mixture still counts, against that agent's plain maximum for this patient [S55]."""
-        rule = self.formulary.policy.combination
-        in_mixture = {line.agent.id for line in lines}
-        loads = []
-        for group in self.formulary.groups:
-            members = [line for line in lines if line.agent.group == group.id and line.max_dose is not None]
-            earlier: list[tuple[str, Decimal, Decimal | None]] = []  # agent, dose, maximum
-            for agent_id, dose in prior.items():
-                agent = self.formulary.agents_by_id[agent_id]
-                if agent_id in in_mixture or agent.group != group.id:
-                    continue
-                limit = max_dose(agent, with_epinephrine=False, weight=weight, patient=patient)
-                if limit is not None:
-                    earlier.append((agent_id, dose, limit.mg))
-            if not members and not earlier:
-                continue
-            agents = tuple(line.agent.id for line in members) + tuple(agent_id for agent_id, _, _ in earlier)
-            if any(line.max_dose is not None and line.max_dose.mg is None for line in members) or any(
-                limit is None for _, _, limit in earlier
-            ):  # a member's maximum cannot be stated: nor can the group's load
-                loads.append(GroupLoad(group, rule, None, agents, None))
-                continue
-            if rule == "additive":
-                before = sum((dose / limit for _, dose, limit in earlier if limit is not None), Decimal(0))
-                fraction = before + sum((line.fraction or Decimal(0) for line in members), Decimal(0))
-                checked = before + sum((line.checked_fraction or Decimal(0) for line in members), Decimal(0))
-            else:  # the whole mixture counted as its most toxic agent [S16]
-                limits = [line.max_dose.mg for line in members if line.max_dose and line.max_dose.mg] + [
-                    m for _, _, m in earlier if m is not None
-                ]
-                smallest = min(limits)
-                before = sum((dose for _, dose, _ in earlier), Decimal(0))
-                fraction = (
-                    before + sum((line.total_dose + line.prior_dose for line in members), Decimal(0))
-                ) / smallest
-                checked = (before + sum((line.checked_dose for line in members), Decimal(0))) / smallest
-            loads.append(GroupLoad(group, rule, fraction, agents, checked))
-        return loads
+        return filled, totals, drawn
 
     # -- the answer ------------------------------------------------------------------------
 
@@ -386,16 +347,14 @@ class _Planner:
         self,
         a: Assessment,
         plan: SyringePlan,
-        draws: tuple[tuple[Decimal, ...], ...],
+        filled: tuple[FilledSyringe, ...],
         found: list[Finding],
     ) -> MixtureResponse:
         sites = a.sites
         total_volume = sum((line.total_volume for line in a.lines), Decimal(0))
         components = tuple(self._component(line, total_volume, sites) for line in a.lines)
         by_group = {load.group.id: load.fraction for load in a.groups}
-        syringes = tuple(
-            self._syringe(plan, count, draws[i], a.lines, i, len(draws)) for i, count in enumerate(plan.site_counts)
-        )
+        syringes = tuple(self._syringe(plan, syringe, a.lines, i, len(filled)) for i, syringe in enumerate(filled))
         return MixtureResponse.model_construct(
             sites=sites,
             volume_per_site=_q(total_volume / sites, "mL"),
@@ -455,26 +414,35 @@ class _Planner:
         )
 
     def _syringe(
-        self, plan: SyringePlan, count: int, draws: Sequence[Decimal], lines: Sequence[Line], number: int, of: int
+        self, plan: SyringePlan, filled: FilledSyringe, lines: Sequence[Line], number: int, of: int
     ) -> SyringeResult:
         syringe = plan.syringe
-        fill = sum(draws, Decimal(0))
-        parts = []
-        for line, volume in zip(lines, draws, strict=True):
+        fill, count = filled.fill, filled.sites
+        parts, steps = [], []
+        for line, draw in zip(lines, filled.draws, strict=True):
             agent = line.agent
             strength = display.strength(line.concentration, percent=agent.agent_class in _PERCENT_CLASSES)
             epi = f" with EPINEPHrine {display.epinephrine_ratio(line.epinephrine)}" if line.epinephrine else ""
             dose = (
                 ""
                 if agent.agent_class is AgentClass.DILUENT
-                else f" ({display.amount(volume * line.concentration, 'mg')})"
+                else f" ({display.amount(draw.volume * line.concentration, 'mg')})"
             )
-            parts.append(f"{agent.display_name} {strength}{epi} {display.amount(volume, 'mL')}{dose}")
+            where = ""
+            if draw.measured_in is not None:
+                separate = display.amount(draw.measured_in.capacity.in_(ML), "mL")
+                where = f" measured in a {separate} syringe"
+                steps.append(
+                    f"Draw {agent.display_name} {display.amount(draw.volume, 'mL')} in a {separate} syringe "
+                    f"(graduated in {display.amount(draw.measured_in.graduation.in_(ML), 'mL')}) "
+                    f"and add it to syringe {number + 1}."
+                )
+            parts.append(f"{agent.display_name} {strength}{epi} {display.amount(draw.volume, 'mL')}{dose}{where}")
         label = (
             f"Syringe {number + 1} of {of} ({display.amount(syringe.capacity.in_(ML), 'mL')}): "
             + " + ".join(parts)
             + f". Total {display.amount(fill, 'mL')} for {count} site{'s' if count != 1 else ''}, "
-            f"{display.amount(fill / count, 'mL')} per site."
+            f"{display.amount(fill / count, 'mL')} per site." + "".join(f" {step}" for step in steps)
         )
         return SyringeResult(
             capacity=_q(syringe.capacity.in_(ML), "mL"),
@@ -483,12 +451,21 @@ class _Planner:
             sites=count,
             fill_volume=_q(fill, "mL"),
             volume_per_site=_q(fill / count, "mL"),
-            draws=tuple(
-                Draw(agent=line.agent.id, volume=_q(volume, "mL"), dose=_q(volume * line.concentration, "mg"))
-                for line, volume in zip(lines, draws, strict=True)
-            ),
+            draws=tuple(_draw(line, draw) for line, draw in zip(lines, filled.draws, strict=True)),
             label=label,
         )
+
+
+def _draw(line: Line, draw: MeasuredDraw) -> Draw:
+    separate = draw.measured_in
+    return Draw(
+        agent=line.agent.id,
+        volume=_q(draw.volume, "mL"),
+        dose=_q(draw.volume * line.concentration, "mg"),
+        measured_in=None
+        if separate is None
+        else MeasuredIn(capacity=_q(separate.capacity.in_(ML), "mL"), graduation=_q(separate.graduation.in_(ML), "mL")),
+    )
 
 
 def _dosing_weight(weight: DosingWeight | None) -> DosingWeightResult | None:

@@ -35,6 +35,7 @@ __all__ = [
     "Draw",
     "FormularyRef",
     "GroupResult",
+    "MeasuredIn",
     "MixtureRequest",
     "MixtureResponse",
     "PatientRequest",
@@ -216,16 +217,40 @@ class GroupResult:
     id: str
     name: str
     rule: Literal["additive", "most_toxic"]
-    #: ``None`` when a member's maximum cannot be stated (a child with no weight).
-    fraction: float | None
+    fraction: Annotated[
+        float | None,
+        Field(
+            description="The group's load: the larger of its load as asked and as drawn, each taken whole, "
+            "rounded up to 4 places (what the combined warnings judge); null when a member's maximum "
+            "cannot be stated."
+        ),
+    ]
     agents: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MeasuredIn:
+    """The separate, finer syringe a draw is measured in before it is added to the mixing syringe."""
+
+    capacity: Quantity
+    graduation: Quantity
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Draw:
     agent: str
-    volume: Quantity
+    volume: Annotated[
+        Quantity,
+        Field(description="What goes into the mixing syringe: a multiple of the graduation it is measured in."),
+    ]
     dose: Quantity
+    measured_in: Annotated[
+        MeasuredIn | None,
+        Field(
+            description="Measured in this separate, finer syringe and added to the mixing syringe; "
+            "null: measured in the mixing syringe itself."
+        ),
+    ] = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -62,8 +62,10 @@ __all__ = [
     "mixtures",
     "patient_weights",
     "patients",
+    "prior_doses",
     "register_profiles",
     "sites",
+    "small_doses_per_site",
     "stocked_strength_text",
     "syringe_capacities",
     "volumes_per_site",
@@ -210,10 +212,19 @@ def doses_per_site(agent_id: str, mg_per_ml: Decimal) -> st.SearchStrategy[str]:
     return st.one_of(exact, whole).map(lambda mg: f"{decimal_text(mg)} mg")
 
 
+def small_doses_per_site(mg_per_ml: Decimal) -> st.SearchStrategy[str]:
+    """A whole number of mg per site whose volume at ``mg_per_ml`` is at most about 0.2 mL:
+    hard to measure (1 mg of 40 mg/mL triamcinolone is 0.025 mL)."""
+    return st.integers(1, max(1, int(mg_per_ml / 5))).map(lambda mg: f"{mg} mg")
+
+
 @st.composite
-def agent_components(draw: st.DrawFn, agent_id: str, *, by_dose: bool = True) -> dict[str, Any]:
+def agent_components(
+    draw: st.DrawFn, agent_id: str, *, by_dose: bool = True, small_doses: bool = False
+) -> dict[str, Any]:
     """One component of ``agent_id`` at a stocked strength, possibly an epinephrine
-    product, given by volume or (not for a diluent) by dose per site."""
+    product, given by volume or (not for a diluent) by dose per site; with
+    ``small_doses``, perhaps a dose too small to measure closely (:func:`small_doses_per_site`)."""
     stock = STOCK[agent_id]
     strength = draw(st.sampled_from(stock.strengths))
     component: dict[str, Any] = {"agent": agent_id}
@@ -223,7 +234,10 @@ def agent_components(draw: st.DrawFn, agent_id: str, *, by_dose: bool = True) ->
     if products and draw(st.booleans()):
         component["epinephrine"] = epinephrine_ratio_text(draw(st.sampled_from(products)))
     if by_dose and stock.doses_limited and draw(st.booleans()):
-        component["dose_per_site"] = draw(doses_per_site(agent_id, strength))
+        small = small_doses and draw(st.booleans())
+        component["dose_per_site"] = draw(
+            small_doses_per_site(strength) if small else doses_per_site(agent_id, strength)
+        )
     else:
         component["volume_per_site"] = draw(volumes_per_site())
     return component
@@ -298,6 +312,17 @@ def conditions() -> st.SearchStrategy[str]:
     return st.sampled_from([c.value for c in Condition])
 
 
+def prior_doses() -> st.SearchStrategy[list[dict[str, str]]]:
+    """Local anesthetic already given today: none to three doses of 1 to 300 mg, of agents
+    in or out of the mixture (they count toward the fractions, CLINICAL.md section 3)."""
+    return st.lists(
+        st.fixed_dictionaries(
+            {"agent": st.sampled_from(LOCAL_ANESTHETIC_IDS), "dose": st.integers(1, 300).map(lambda mg: f"{mg} mg")}
+        ),
+        max_size=3,
+    )
+
+
 def syringe_capacities(*, volume_per_site: Decimal, smallest_component: Decimal) -> st.SearchStrategy[str]:
     """A formulary syringe that holds one site and can measure the smallest component."""
     fitting = [
@@ -320,11 +345,15 @@ def mixtures(
     agents: st.SearchStrategy[str] | None = None,
     with_patient: bool | None = None,
     with_syringe: bool | None = None,
+    with_prior_doses: bool = False,
+    small_doses: bool = False,
 ) -> dict[str, Any]:
     """A mixture request for the default formulary: distinct agents, each at a stocked
     strength, 1 to 50 sites, perhaps a patient and perhaps a syringe size.
 
     ``with_patient`` / ``with_syringe``: ``True`` always, ``False`` never, ``None`` maybe.
+    ``with_prior_doses``: perhaps local anesthetic given earlier today (:func:`prior_doses`).
+    ``small_doses``: perhaps doses too small to measure closely (:func:`small_doses_per_site`).
     """
     ids = draw(
         st.lists(
@@ -334,7 +363,7 @@ def mixtures(
             unique=True,
         )
     )
-    parts = [draw(agent_components(agent_id, by_dose=by_dose)) for agent_id in ids]
+    parts = [draw(agent_components(agent_id, by_dose=by_dose, small_doses=small_doses)) for agent_id in ids]
     request: dict[str, Any] = {"sites": draw(sites()), "components": parts}
     if with_patient or (with_patient is None and draw(st.booleans())):
         request["patient"] = draw(patients())
@@ -342,6 +371,8 @@ def mixtures(
     capacities = syringe_capacities(volume_per_site=sum(per_site, Decimal(0)), smallest_component=min(per_site))
     if with_syringe or (with_syringe is None and not capacities.is_empty and draw(st.booleans())):
         request["syringe"] = draw(capacities)
+    if with_prior_doses:
+        request["prior_doses"] = draw(prior_doses())
     return request
 
 

@@ -33,13 +33,18 @@ def test_example_request_gives_the_documented_answer(client: TestClient) -> None
     by_agent = {c["agent"]: c for c in body["components"]}
     assert by_agent["lidocaine"]["total_dose"] == {"value": 30.0, "unit": "mg"}
     assert by_agent["bupivacaine"]["total_dose"] == {"value": 7.5, "unit": "mg"}
-    # 10 mg/site of 40 mg/mL is 1.5 mL for 6 sites; a 10 mL syringe reads 0.2 mL steps,
-    # so 1.4 mL is drawn (an exact half goes down) and 56 mg is what is delivered.
-    assert by_agent["triamcinolone-acetonide"]["total_volume"] == {"value": 1.4, "unit": "mL"}
-    assert by_agent["triamcinolone-acetonide"]["total_dose"] == {"value": 56.0, "unit": "mg"}
+    # 10 mg/site of 40 mg/mL is 1.5 mL for 6 sites; a 10 mL syringe reads 0.2 mL steps, so
+    # 1.4 mL would be 7 % short (over the 5 % draw tolerance): it is measured in a 3 mL syringe.
+    assert by_agent["triamcinolone-acetonide"]["total_volume"] == {"value": 1.5, "unit": "mL"}
+    assert by_agent["triamcinolone-acetonide"]["total_dose"] == {"value": 60.0, "unit": "mg"}
+    (steroid,) = [d for d in body["syringes"][0]["draws"] if d["agent"] == "triamcinolone-acetonide"]
+    assert steroid["measured_in"] == {
+        "capacity": {"value": 3.0, "unit": "mL"},
+        "graduation": {"value": 0.1, "unit": "mL"},
+    }
     assert body["local_anesthetic_fraction"] == pytest.approx(30 / 300 + 7.5 / 175, abs=1e-4)
     assert body["syringes"][0]["capacity"] == {"value": 10.0, "unit": "mL"}
-    assert {w["code"] for w in body["warnings"]} >= {"volume_rounded", "off_label_mixture"}
+    assert {w["code"] for w in body["warnings"]} >= {"draw_measured_separately", "off_label_mixture"}
 
 
 def test_http_answer_equals_the_python_entry_point(client: TestClient) -> None:

@@ -294,7 +294,7 @@ def test_lidocaine_bupivacaine_triamcinolone_by_clicks_to_the_printed_label(page
     status, answer = post(base_url, request)
     assert status == 200, answer
     assert_sheet_shows(page, answer)
-    assert "triamcinolone acetonide 40 mg/mL 1.4 mL (56 mg)" in page.locator(".label-text").inner_text()
+    assert "triamcinolone acetonide 40 mg/mL 1.5 mL (60 mg)" in page.locator(".label-text").inner_text()
     save_png(page, "sheet.png")
 
     page.emulate_media(media="print")

@@ -247,7 +247,7 @@ def test_round_trip_our_fhir_output_gets_the_json_api_verdict(
     (card,) = _cards(dev, SIGN, call)
     expected = max((w["severity"] for w in answer.json()["warnings"]), key=["info", "warning", "critical"].index)
     assert card["indicator"] == expected
-    assert "| triamcinolone acetonide | 9.333 mg | 56 mg | 80 mg | 70 % |" in card["detail"]
+    assert "| triamcinolone acetonide | 10 mg | 60 mg | 80 mg | 75 % |" in card["detail"]
 
 
 def test_round_trip_of_an_over_limit_mixture_keeps_the_critical_verdict(formulary: Formulary) -> None:

@@ -98,8 +98,8 @@ def test_dosage_states_volume_sites_and_intramuscular_route(formulary: Formulary
     assert dosage["doseAndRate"][0]["doseQuantity"]["value"] == answer.volume_per_site.value
     assert dosage["maxDosePerAdministration"] == dosage["doseAndRate"][0]["doseQuantity"]
     assert "6 trigger point sites" in dosage["text"]
-    assert "1.233 mL" in dosage["text"]
-    assert resource["dispenseRequest"]["quantity"]["value"] == 7.4
+    assert "1.25 mL" in dosage["text"]
+    assert resource["dispenseRequest"]["quantity"]["value"] == 7.5
 
 
 def test_note_carries_the_preparation(formulary: Formulary) -> None:
