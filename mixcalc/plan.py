@@ -10,11 +10,14 @@ equivalent JSON-like mapping) and returns the same answer
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from . import display
+from pydantic import ValidationError
+
+from . import display, headroom
 from .checks import Assessment, Finding, GroupLoad, Line, findings
 from .dosing import DosingWeight, PatientFacts, dosing_weight, max_dose
 from .errors import (
@@ -22,11 +25,14 @@ from .errors import (
     ConcentrationNotStocked,
     DuplicateAgent,
     EpinephrineNotStocked,
+    PlanError,
     UnknownAgent,
 )
 from .formulary import Agent, AgentClass, Form, Formulary, default_formulary
 from .mixture import SyringePlan, choose_syringes, draw_volumes
+from .rescue import lipid_rescue
 from .schema import (
+    MAX_VOLUME_PER_SITE_ML,
     ComponentRequest,
     ComponentResult,
     DosingWeightResult,
@@ -36,10 +42,11 @@ from .schema import (
     MixtureRequest,
     MixtureResponse,
     Quantity,
+    Rescue,
     SyringeResult,
     Warning,
 )
-from .units import CM, DAY, KG, MG, MG_PER_ML, ML
+from .units import CM, DAY, KG, MG, MG_PER_ML, ML, Amount
 
 __all__ = ["AFTERCARE", "plan_mixture"]
 
@@ -76,9 +83,10 @@ def _fraction(value: Decimal | None) -> float | None:
 
 
 class _Planner:
-    def __init__(self, request: MixtureRequest, formulary: Formulary) -> None:
+    def __init__(self, request: MixtureRequest, formulary: Formulary, *, headroom: bool = True) -> None:
         self.request = request
         self.formulary = formulary
+        self.headroom = headroom  # False while verifying a candidate volume (no search within a search)
 
     # -- resolving the request against the formulary ------------------------------------
 
@@ -258,6 +266,111 @@ class _Planner:
         )
         return self._response(assessment, plan, draws, findings(assessment))
 
+    # -- headroom: the largest volume per site that breaks no limit (mixcalc.headroom) --------
+
+    def _loads(self, a: Assessment) -> list[headroom.Load] | None:
+        """Every load the checks judge, as a straight line in the scale factor; None
+        when a dose-limited agent has no maximum for this patient."""
+        if any(line.max_dose is None and line.agent.max_dose is not None for line in a.lines):
+            return None
+        doses = [line.requested_volume_per_site * line.sites * line.concentration for line in a.lines]
+        asked = [dataclasses.replace(line, total_dose=dose) for line, dose in zip(a.lines, doses, strict=True)]
+        nothing = [dataclasses.replace(line, total_dose=Decimal(0)) for line in a.lines]
+        loads = [
+            headroom.Load(line.prior_dose / line.max_dose.mg, dose / line.max_dose.mg)
+            for line, dose in zip(a.lines, doses, strict=True)
+            if line.max_dose is not None
+        ]
+        prior = self._prior_doses()
+        at_one = self._group_loads(asked, prior, a.weight, a.patient)
+        at_zero = self._group_loads(nothing, prior, a.weight, a.patient)
+        loads += [headroom.Load(z.fraction, o.fraction - z.fraction) for o, z in zip(at_one, at_zero, strict=True)]
+        if a.epinephrine_cap is not None:
+            epinephrine = sum(
+                (
+                    line.requested_volume_per_site * line.sites * line.epinephrine
+                    for line in a.lines
+                    if line.epinephrine
+                ),
+                Decimal(0),
+            )
+            loads.append(headroom.Load(Decimal(0), epinephrine / a.epinephrine_cap))
+        return loads
+
+    def _scaled(self, factor: Decimal) -> MixtureRequest:
+        components = []
+        for component in self.request.components:
+            fields = component.model_dump(exclude_none=True)
+            fields.update(
+                (key, Amount.of((amount.in_(unit) * factor).quantize(_AMOUNT_PLACES, rounding=ROUND_FLOOR), code))
+                for key, amount, unit, code in (
+                    ("volume_per_site", component.volume_per_site, ML, "mL"),
+                    ("dose_per_site", component.dose_per_site, MG, "mg"),
+                )
+                if amount is not None
+            )
+            components.append(fields)
+        return MixtureRequest.model_validate({**self.request.model_dump(exclude_none=True), "components": components})
+
+    def _max_volume_per_site(self, a: Assessment) -> Decimal | None:
+        loads = self._loads(a)
+        if loads is None:
+            return None
+        asked = sum((line.requested_volume_per_site for line in a.lines), Decimal(0))
+        largest_component = max(line.requested_volume_per_site for line in a.lines)
+        capacity = (
+            self.request.syringe.in_(ML)
+            if self.request.syringe is not None
+            else max(self.formulary.syringes_by_capacity)
+        )
+        ceiling = min(capacity, asked * MAX_VOLUME_PER_SITE_ML / largest_component)
+        start = headroom.candidate(asked, loads, ceiling=ceiling)
+        if start is None:
+            return None
+
+        def fits(volume: Decimal) -> MixtureResponse | None:
+            try:
+                answer = _Planner(self._scaled(volume / asked), self.formulary, headroom=False).answer()
+            except (PlanError, ValidationError):
+                return None
+            over = any(w.severity == "critical" and w.code.endswith("_exceeded") for w in answer.warnings)
+            return None if over else answer
+
+        found = headroom.step_down(start, fits)
+        return None if found is None else found[0]
+
+    def _rescue(self, a: Assessment) -> Rescue | None:
+        rule = self.formulary.rescue
+        if rule is None:
+            return None
+        weight = None if a.weight is None else a.weight.kg
+        basis = "dosing weight" if a.weight is None else f"dosing weight: {a.weight.basis} body weight"
+        plan = lipid_rescue(rule, weight, basis)
+
+        def ml(value: Decimal | None, unit: str = "mL") -> Quantity | None:
+            return None if value is None else _q(value, unit)
+
+        def pair(values: tuple[Decimal, Decimal] | None, unit: str) -> tuple[Quantity, Quantity] | None:
+            return None if values is None else (_q(values[0], unit), _q(values[1], unit))
+
+        return Rescue(
+            product=plan.product,
+            weight=ml(plan.weight_kg, "kg"),
+            regimen=plan.regimen,
+            bolus=ml(plan.bolus),
+            bolus_minutes=(float(plan.bolus_minutes[0]), float(plan.bolus_minutes[1])),
+            infusion_rate=pair(plan.infusion_rate, "mL/min"),
+            infusion_volume=pair(plan.infusion_volume, "mL"),
+            infusion_minutes=None
+            if plan.infusion_minutes is None
+            else (float(plan.infusion_minutes[0]), float(plan.infusion_minutes[1])),
+            upper_limit=ml(plan.upper_limit),
+            upper_limit_minutes=float(plan.upper_limit_minutes),
+            summary=plan.summary,
+            steps=plan.steps,
+            source=tuple(self.formulary.cite((s,)) for s in plan.source if s in self.formulary.sources),
+        )
+
     def _draws(
         self,
         agents: Sequence[Agent],
@@ -418,6 +531,8 @@ class _Planner:
             ),
             aftercare=AFTERCARE,
             formulary=FormularyRef(name=self.formulary.name, version=self.formulary.version),
+            max_volume_per_site=_max_volume(self._max_volume_per_site(a) if self.headroom else None),
+            rescue=self._rescue(a) if self.headroom else None,
         )
 
     def _component(self, line: Line, total_volume: Decimal, sites: int) -> ComponentResult:
@@ -442,6 +557,9 @@ class _Planner:
             max_dose_source=() if limit is None else limit.sources,
             fraction_of_max=_fraction(line.fraction),
             group=agent.group,
+            max_volume=None
+            if limit is None
+            else _q(max(limit.mg - line.prior_dose, Decimal(0)) / line.concentration, "mL", ROUND_FLOOR),
         )
 
     def _syringe(
@@ -489,3 +607,7 @@ def _dosing_weight(weight: DosingWeight | None) -> DosingWeightResult | None:
         basis=weight.basis,
         reason=weight.reason,
     )
+
+
+def _max_volume(volume: Decimal | None) -> Quantity | None:
+    return None if volume is None else _q(volume, "mL", ROUND_FLOOR)
