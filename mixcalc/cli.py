@@ -238,9 +238,8 @@ def render(answer: MixtureResponse) -> str:
         out += _syringe(index, syringe, len(answer.syringes), components, alike)
         index += alike
     out.append("")
-    out.append(
-        f"{_plural(answer.sites, 'site')}, {_q(answer.volume_per_site)} per site, {_q(answer.total_volume)} in all"
-    )
+    per_site = display.volume_read(_dec(answer.volume_per_site.value), _dec(answer.syringes[0].graduation.value))
+    out.append(f"{_plural(answer.sites, 'site')}, {per_site} per site, {_q(answer.total_volume)} in all")
     if answer.dosing_weight is not None:
         weight = answer.dosing_weight
         out.append(f"Dosing weight: {display.amount(_dec(weight.value), 'kg')} ({weight.reason})")
