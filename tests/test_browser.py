@@ -227,6 +227,7 @@ def assert_sheet_shows(page: Page, answer: dict[str, Any]) -> None:
         assert "for intramuscular trigger point injection" in text
         assert "Patient / ID" in text
         assert "Prepared by" in text
+        assert "Printed" in text
         for component in answer["components"]:
             assert component["name"] in text
     for component in answer["components"]:

@@ -13,7 +13,7 @@
 import { ApiError, getFormulary, postMixture, storeKey, storedKey } from "./api.js";
 import { append, byId, clear, el } from "./dom.js";
 import { MixtureForm, addFieldError, clearErrors, showErrors } from "./form.js";
-import { hasCritical, hideResult, markReviewed, markStale, noteText, renderResult } from "./result.js";
+import { hasCritical, hideResult, markReviewed, markStale, noteText, renderResult, stampLabels } from "./result.js";
 import * as store from "./store.js";
 
 const UNIT_FIELDS = ["weight-unit", "height-unit", "age-unit"];
@@ -329,6 +329,7 @@ function start() {
   byId("copy-note").addEventListener("click", copyNote);
   byId("edit").addEventListener("click", () => byId("mixture-heading").focus());
   window.addEventListener("beforeprint", () => {
+    stampLabels();
     for (const notes of document.querySelectorAll("details.notes")) notes.open = true;
   });
   loadFormulary();

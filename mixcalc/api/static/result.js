@@ -343,6 +343,17 @@ function reviewLine(reason, className) {
   );
 }
 
+const STAMP = new Intl.DateTimeFormat("en-US", { dateStyle: "medium", timeStyle: "short" });
+
+function now() {
+  return STAMP.format(new Date()).replace(/ /g, "\u00a0");
+}
+
+/** Puts the time of printing on every label. */
+export function stampLabels() {
+  for (const stamp of document.querySelectorAll(".label-time")) stamp.textContent = now();
+}
+
 /** One syringe label (2⅝ × 1 in): what is in the syringe, for whom, when, by whom. */
 function labelCard(syringe, index, total, components, reviewed) {
   // A draw measured in a separate syringe is in this one too; the measuring syringe has no label.
@@ -377,7 +388,7 @@ function labelCard(syringe, index, total, components, reviewed) {
     ),
     reviewed ? reviewLine(reviewed, "label-review") : null,
     el("p", { class: "label-fill" }, "Patient / ID ________________________"),
-    el("p", { class: "label-fill" }, "Date/time ______________ Prepared by ____"),
+    el("p", { class: "label-fill" }, "Printed ", el("span", { class: "label-time" }, now()), " · Prepared by ____"),
   );
 }
 
