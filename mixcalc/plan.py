@@ -192,6 +192,10 @@ class _Planner:
     # -- the computation -------------------------------------------------------------------
 
     def answer(self) -> MixtureResponse:
+        assessment, plan, draws = self._assess()
+        return self._response(assessment, plan, draws, findings(assessment))
+
+    def _assess(self) -> tuple[Assessment, SyringePlan, tuple[tuple[Decimal, ...], ...]]:
         request, formulary = self.request, self.formulary
         sites = request.sites
         patient = self._patient()
@@ -264,7 +268,7 @@ class _Planner:
             rounded=rounded,
             syringe_site_counts=plan.site_counts,
         )
-        return self._response(assessment, plan, draws, findings(assessment))
+        return assessment, plan, draws
 
     # -- headroom: the largest volume per site that breaks no limit (mixcalc.headroom) --------
 
@@ -298,19 +302,22 @@ class _Planner:
         return loads
 
     def _scaled(self, factor: Decimal) -> MixtureRequest:
+        """This request with every component scaled by ``factor`` (a dose as a dose),
+        rounded down to 4 places.  Built from the request's own checked values, not
+        parsed again (the ceiling of the search keeps every volume within the request's
+        limits)."""
         components = []
         for component in self.request.components:
-            fields = component.model_dump(exclude_none=True)
-            fields.update(
-                (key, Amount.of((amount.in_(unit) * factor).quantize(_AMOUNT_PLACES, rounding=ROUND_FLOOR), code))
-                for key, amount, unit, code in (
-                    ("volume_per_site", component.volume_per_site, ML, "mL"),
-                    ("dose_per_site", component.dose_per_site, MG, "mg"),
-                )
-                if amount is not None
-            )
-            components.append(fields)
-        return MixtureRequest.model_validate({**self.request.model_dump(exclude_none=True), "components": components})
+            update: dict[str, Amount] = {}
+            for key, amount, unit, code in (
+                ("volume_per_site", component.volume_per_site, ML, "mL"),
+                ("dose_per_site", component.dose_per_site, MG, "mg"),
+            ):
+                if amount is not None:
+                    scaled = (amount.in_(unit) * factor).quantize(_AMOUNT_PLACES, rounding=ROUND_FLOOR)
+                    update[key] = Amount.of(scaled, code)
+            components.append(component.model_copy(update=update))
+        return self.request.model_copy(update={"components": components})
 
     def _max_volume_per_site(self, a: Assessment) -> Decimal | None:
         loads = self._loads(a)
@@ -328,13 +335,15 @@ class _Planner:
         if start is None:
             return None
 
-        def fits(volume: Decimal) -> MixtureResponse | None:
+        def fits(volume: Decimal) -> list[Finding] | None:
+            """The findings of the plan at ``volume`` per site when none is a breached limit."""
             try:
-                answer = _Planner(self._scaled(volume / asked), self.formulary, headroom=False).answer()
+                assessment = _Planner(self._scaled(volume / asked), self.formulary, headroom=False)._assess()[0]
             except (PlanError, ValidationError):
                 return None
-            over = any(w.severity == "critical" and w.code.endswith("_exceeded") for w in answer.warnings)
-            return None if over else answer
+            found = findings(assessment)
+            over = any(f.severity == "critical" and f.code.endswith("_exceeded") for f in found)
+            return None if over else found
 
         found = headroom.step_down(start, fits)
         return None if found is None else found[0]
