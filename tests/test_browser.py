@@ -855,3 +855,21 @@ def test_no_serious_or_critical_accessibility_violations(browser: Browser, base_
     bad = [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}" for v in found]
     bad = [line for line, v in zip(bad, found, strict=True) if v["impact"] in ("serious", "critical")]
     assert bad == [], "\n".join(bad)
+
+
+def test_the_page_shows_percentages_and_volumes_by_the_same_rule_as_python(page: Page, base_url: str) -> None:
+    open_page(page, base_url)
+    fractions = [0.14, 1.0029, 0.1333, 0.8, 1, 0.0001, 2.5, 0.5701, 0.9999, 0.29]
+    volumes = [(1.2333, 0.2), (1.2, 0.2), (0.25, 0.01), (1.25, 0.1), (3, 1), (10, 0.2), (0.35, 0.1), (7.4, 0.2)]
+    shown = page.evaluate(
+        """async ([fractions, volumes]) => {
+             const format = await import("/static/format.js");
+             return {
+               percent: fractions.map((f) => format.percentage(f)),
+               volume: volumes.map(([v, g]) => format.volumeRead({value: v, unit: "mL"}, {value: g, unit: "mL"})),
+             };
+           }""",
+        [fractions, volumes],
+    )
+    assert shown["percent"] == [display.percent(Decimal(repr(f))) for f in fractions]
+    assert shown["volume"] == [display.volume_read(Decimal(repr(v)), Decimal(repr(g))) for v, g in volumes]

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import re
 import shlex
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
+from mixcalc import display
 from mixcalc.cli import EXIT_CRITICAL, EXIT_OK, EXIT_USAGE, EXIT_WARNINGS, main
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -145,3 +149,36 @@ def test_the_readme_sample_output_is_what_the_cli_prints(capsys: pytest.CaptureF
     code, out, err = run(capsys, *argv)
     assert code != EXIT_USAGE, err
     assert found.group(2) == out, f"README's sample output is stale; replace the ```text block with:\n{out}"
+
+
+# --- the display rules the CLI and the page share (mixcalc.display; the page's format.js) ----
+
+
+@pytest.mark.parametrize(
+    ("fraction", "shown"),
+    [("1.0029", "101 %"), ("0.1333", "14 %"), ("0.14", "14 %"), ("1", "100 %"), ("0", "0 %"), ("12.5", "1,250 %")],
+)
+def test_percent_is_whole_and_rounded_up(fraction: str, shown: str) -> None:
+    assert display.percent(Decimal(fraction)) == shown
+
+
+@given(st.decimals(min_value=0, max_value=50, places=4))
+@example(Decimal("0.8"))
+def test_law_a_shown_percent_never_understates_a_load_and_is_under_one_point_above(fraction: Decimal) -> None:
+    shown = Decimal(display.percent(fraction).removesuffix(" %").replace(",", ""))
+    assert fraction * 100 <= shown < fraction * 100 + 1
+
+
+@pytest.mark.parametrize(
+    ("volume", "graduation", "shown"),
+    [
+        ("1.2333", "0.2", "about 1.2 mL"),
+        ("1.2", "0.2", "1.2 mL"),
+        ("0.25", "0.01", "0.25 mL"),
+        ("1.25", "0.1", "about 1.2 mL"),  # an exact half goes to even
+        ("3", "1", "3 mL"),
+        ("10", "0.2", "10 mL"),
+    ],
+)
+def test_a_volume_is_shown_as_its_syringe_is_read(volume: str, graduation: str, shown: str) -> None:
+    assert display.volume_read(Decimal(volume), Decimal(graduation)) == shown
