@@ -380,7 +380,7 @@ function labelCard(syringe, index, total, components, reviewed) {
     el(
       "p",
       { class: "label-total" },
-      `Total ${labelAmount(syringe.fill_volume)} · ${plural(syringe.sites, "site")} · ${volumeRead(
+      `Total ${labelAmount(syringe.fill_volume)} · ${plural(syringe.sites, "site").replace(" ", "\u00a0")} · ${volumeRead(
         syringe.volume_per_site,
         syringe.graduation,
         "\u00a0",
