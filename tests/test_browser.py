@@ -202,13 +202,27 @@ def calculate(page: Page) -> dict[str, Any]:
     return body
 
 
+def alike_runs(syringes: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any], int]]:
+    """Consecutive syringes drawn alike, as (first number, syringe, how many): the sheet shows each run once."""
+    runs: list[tuple[int, dict[str, Any], int]] = []
+    for n, syringe in enumerate(syringes, start=1):
+        key = [syringe[k] for k in ("capacity", "graduation", "sites", "draws")]
+        if runs and [runs[-1][1][k] for k in ("capacity", "graduation", "sites", "draws")] == key:
+            runs[-1] = (runs[-1][0], runs[-1][1], runs[-1][2] + 1)
+        else:
+            runs.append((n, syringe, 1))
+    return runs
+
+
 def assert_sheet_shows(page: Page, answer: dict[str, Any]) -> None:
     """Every number on the sheet is the API's, shown as ISMP asks and as the syringe is read."""
+    runs = alike_runs(answer["syringes"])
     syringes = page.locator("article.syringe")
-    assert syringes.count() == len(answer["syringes"])
+    assert syringes.count() == len(runs)
     classes = {c["agent"]: c["agent_class"] for c in answer["components"]}
-    for n, syringe in enumerate(answer["syringes"], start=1):
+    for n, syringe, count in runs:
         sheet = page.locator(f'article.syringe[data-syringe="{n}"]')
+        assert sheet.get_attribute("data-count") == str(count)
         rows = sheet.locator("tbody tr")
         assert rows.count() == len(syringe["draws"])
         for i, draw in enumerate(syringe["draws"]):
@@ -369,6 +383,8 @@ def test_an_overdose_shows_the_critical_warning_and_the_over_status(page: Page, 
     message = next(w["message"] for w in critical if w["code"] == "max_dose_exceeded")
     assert warning.locator(".message").inner_text() == named(message, answer)
     assert warning.locator(".action").inner_text() == "Lower the dose"  # the action first
+    assert page.locator("article.syringe").count() == 1  # six syringes drawn alike, shown once
+    assert page.locator("article.syringe h4").inner_text().startswith("Syringes 1 to 6 of 6, each:")
     lidocaine = page.locator('li.load-agent[data-agent="lidocaine"]')
     assert lidocaine.get_attribute("data-status") == "over"
     assert lidocaine.locator(".load-word").inner_text() == "OVER LIMIT"  # a word, not only a colour

@@ -86,7 +86,7 @@ function productText(component) {
   return component.epinephrine ? `${text} with ${epinephrine(component.epinephrine)}` : text;
 }
 
-function drawStep(draw, step, component, syringeNumber, syringe) {
+function drawStep(draw, step, component, syringeNumber, syringe, count = 1) {
   const name = component?.name ?? draw.agent;
   const measured = draw.measured_in ?? null;
   const dose = component?.agent_class === "diluent" ? "" : amount(draw.dose);
@@ -113,21 +113,37 @@ function drawStep(draw, step, component, syringeNumber, syringe) {
     ),
     el("td", { class: "volume", "data-label": "Volume" }, volume, how ? el("br") : null, how),
     el("td", { class: "dose", "data-label": "Dose" }, dose),
-    el("td", { class: "done print-only", "aria-hidden": "true" }, "☐"),
+    el("td", { class: "done print-only", "aria-hidden": "true" }, Array(count).fill("☐").join(" ")),
   );
 }
 
-function syringeSheet(syringe, index, total, components) {
+/** Consecutive syringes with the same draws, as [first index, syringe, how many]: drawn alike, shown once. */
+export function syringeRuns(syringes) {
+  const same = (a, b) =>
+    JSON.stringify([a.capacity, a.graduation, a.sites, a.draws]) ===
+    JSON.stringify([b.capacity, b.graduation, b.sites, b.draws]);
+  const runs = [];
+  syringes.forEach((syringe, index) => {
+    const last = runs.at(-1);
+    if (last && same(last[1], syringe)) last[2] += 1;
+    else runs.push([index, syringe, 1]);
+  });
+  return runs;
+}
+
+function syringeSheet(syringe, index, count, total, components) {
   const rows = syringe.draws.map((draw, step) =>
-    drawStep(draw, step + 1, components.get(draw.agent), index + 1, syringe),
+    drawStep(draw, step + 1, components.get(draw.agent), index + 1, syringe, count),
   );
+  const which =
+    count === 1 ? `Syringe ${index + 1} of ${total}` : `Syringes ${index + 1} to ${index + count} of ${total}, each`;
   return el(
     "article",
-    { class: "syringe", "data-syringe": index + 1 },
+    { class: "syringe", "data-syringe": index + 1, "data-count": count },
     el(
       "h4",
       {},
-      `Syringe ${index + 1} of ${total}: ${amount(syringe.capacity)} syringe, read in ${amount(syringe.graduation)} steps, ${plural(syringe.sites, "site")}`,
+      `${which}: ${amount(syringe.capacity)} syringe, read in ${amount(syringe.graduation)} steps, ${plural(syringe.sites, "site")}`,
     ),
     el(
       "table",
@@ -399,7 +415,7 @@ export function noteText(answer) {
   for (const w of answer.warnings.filter((x) => x.severity === "critical")) {
     lines.push(`- ${warningAction(w)}: ${withNames(w.message, answer.components)}`);
   }
-  answer.syringes.forEach((syringe, index) => {
+  for (const [index, syringe, count] of syringeRuns(answer.syringes)) {
     const draws = syringe.draws
       .map((draw) => {
         const c = components.get(draw.agent);
@@ -407,13 +423,15 @@ export function noteText(answer) {
         return `${c ? `${c.name} ${productText(c)}` : draw.agent} ${amount(draw.volume)}${dose}`;
       })
       .join(" + ");
+    const which =
+      count === 1
+        ? `Syringe ${index + 1} of ${answer.syringes.length}`
+        : `Syringes ${index + 1} to ${index + count} of ${answer.syringes.length}, each`;
+    const perSite = volumeRead(syringe.volume_per_site, syringe.graduation);
     lines.push(
-      `Syringe ${index + 1} of ${answer.syringes.length} (${amount(syringe.capacity)}, ${plural(syringe.sites, "site")}): ${draws}; ${volumeRead(
-        syringe.volume_per_site,
-        syringe.graduation,
-      )} per site.`,
+      `${which} (${amount(syringe.capacity)}, ${plural(syringe.sites, "site")}): ${draws}; ${perSite} per site.`,
     );
-  });
+  }
   for (const c of answer.components) {
     if (c.agent_class === "diluent") continue;
     const share = c.fraction_of_max === null ? "no maximum without the weight" : `${percentage(c.fraction_of_max)} of maximum`;
@@ -450,7 +468,9 @@ export function renderResult(answer, request, nearThreshold) {
   append(clear(byId("verdict")), verdict(answer));
   append(
     clear(byId("syringes")),
-    answer.syringes.map((syringe, index) => syringeSheet(syringe, index, answer.syringes.length, components)),
+    syringeRuns(answer.syringes).map(([index, syringe, count]) =>
+      syringeSheet(syringe, index, count, answer.syringes.length, components),
+    ),
   );
   const epinephrineTotal = answer.epinephrine_total ? ` EPINEPHrine in all: ${amount(answer.epinephrine_total)}.` : "";
   const graduation = answer.syringes[0]?.graduation;
