@@ -34,7 +34,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from . import display
+from . import display, headroom
 from .errors import PlanError
 from .fhir import (
     UCUM,
@@ -370,20 +370,17 @@ def _suggestion(
         return None
     below = ((current - Decimal("0.000001")) / _STEP).to_integral_value(ROUND_FLOOR) * _STEP
     estimate = (current / _worst(check) / _STEP).to_integral_value(ROUND_FLOOR) * _STEP + _STEP
-    volume = min(below, estimate)
-    for _ in range(_MAX_TRIES):
-        if volume < _STEP:
-            return None
+
+    def fits(volume: Decimal) -> tuple[dict[str, Any], OrderCheck] | None:
         try:
             candidate = _scaled(resource, check, volume, formulary)
         except (ValidationError, PlanError):
-            volume -= _STEP
-            continue
+            return None
         result = check_order(candidate, patient, formulary)
-        if result.answer is not None and not result.over_limit:
-            return volume, candidate, result
-        volume -= _STEP
-    return None
+        return (candidate, result) if result.answer is not None and not result.over_limit else None
+
+    found = headroom.step_down(min(below, estimate), fits, steps=_MAX_TRIES)
+    return None if found is None else (found[0], *found[1])
 
 
 # --- cards ------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
 from functools import lru_cache
 
-__all__ = ["amount", "epinephrine_ratio", "number", "percent", "strength"]
+__all__ = ["amount", "epinephrine_ratio", "number", "percent", "strength", "volume_read"]
 
 _PLACES = Decimal("0.001")
 _DISPLAY_UNITS = {"ug": "mcg", "ug/mL": "mcg/mL", "[lb_av]": "lb", "[in_i]": "in"}
@@ -53,3 +53,13 @@ def epinephrine_ratio(mg_per_ml: Decimal) -> str:
     """Epinephrine as the ratio strength on LA combination labels (the one place ISMP
     allows a ratio): 0.005 mg/mL is ``1:200,000``."""
     return f"1:{number(Decimal(1000) / mg_per_ml, places=Decimal(1))}"
+
+
+def volume_read(value: Decimal, graduation: Decimal) -> str:
+    """A volume at the precision a syringe graduated in ``graduation`` is read at (as
+    many decimals as the graduation has), ``about`` when that rounds it:
+    ``volume_read(Decimal("1.2333"), graduation=Decimal("0.2"))`` is ``"about 1.2 mL"``."""
+    places = Decimal(1).scaleb(min(graduation.normalize().as_tuple().exponent, 0))  # type: ignore[arg-type]
+    shown = value.quantize(places, rounding=ROUND_HALF_EVEN)
+    text = amount(shown, "mL") if shown != 0 else amount(value, "mL")
+    return text if shown == value or shown == 0 else f"about {text}"

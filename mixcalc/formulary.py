@@ -105,6 +105,9 @@ class Misplaced(ValueError):
         super().__init__(problem)
 
 
+PositiveDecimal = Annotated[Decimal, Field(gt=0)]
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
@@ -368,6 +371,26 @@ class EpinephrineLimit(_Overridable):
     restrictions: tuple[Restriction, ...] = ()
 
 
+class LipidRescue(_Cited):
+    """20 % lipid emulsion for local anesthetic systemic toxicity (CLINICAL.md section 15).
+
+    Above ``weight_above`` a fixed bolus and infusion volume; at or below it, volumes per
+    kilogram of the dosing weight.  ``upper_limit_per_kg`` (mL/kg) over the first
+    ``upper_limit_minutes`` bounds everything given."""
+
+    product: Annotated[str, Field(min_length=1)]
+    weight_above: MassField
+    bolus_minutes: tuple[PositiveDecimal, PositiveDecimal]
+    fixed_bolus: VolumeField
+    fixed_infusion: tuple[VolumeField, VolumeField]
+    fixed_infusion_minutes: tuple[PositiveDecimal, PositiveDecimal]
+    bolus_per_kg: Annotated[PositiveDecimal, Field(description="mL of emulsion per kg of dosing weight")]
+    infusion_per_kg_per_minute: Annotated[PositiveDecimal, Field(description="mL per kg per minute")]
+    upper_limit_per_kg: Annotated[PositiveDecimal, Field(description="mL per kg")]
+    upper_limit_minutes: PositiveDecimal
+    steps: tuple[str, ...] = ()
+
+
 class Policy(_Frozen):
     near_limit_threshold: Annotated[Decimal, Field(gt=0, le=1)] = Decimal("0.8")
     dosing_weight: DosingWeightRule = "lean_when_obese"
@@ -397,6 +420,7 @@ class Formulary(_Frozen):
     conditions: tuple[ConditionRule, ...] = ()
     populations: tuple[PopulationRule, ...] = ()
     incompatibilities: tuple[Incompatibility, ...] = ()
+    rescue: LipidRescue | None = None
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Formulary:
@@ -472,6 +496,8 @@ class Formulary(_Frozen):
                     for j, r in enumerate(agent.max_dose.restrictions)
                     if r.presumed is not None
                 ]
+        if self.rescue is not None:
+            found.append(("rescue", self.rescue.source))
         return found
 
     # Look-ups used per request: built once per formulary.

@@ -10,11 +10,14 @@ equivalent JSON-like mapping) and returns the same answer
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from . import display
+from pydantic import ValidationError
+
+from . import display, headroom
 from .checks import Assessment, Finding, Line, findings
 from .dosing import DosingWeight, PatientFacts, dosing_weight, lowest_weight, max_dose
 from .errors import (
@@ -22,12 +25,15 @@ from .errors import (
     ConcentrationNotStocked,
     DuplicateAgent,
     EpinephrineNotStocked,
+    PlanError,
     UnknownAgent,
 )
 from .formulary import Agent, AgentClass, Form, Formulary, default_formulary
 from .loads import Dose, Load, crossed, epinephrine_cap, group_loads, load
 from .mixture import FilledSyringe, MeasuredDraw, SyringePlan, fill_syringes, plan_syringes
+from .rescue import lipid_rescue
 from .schema import (
+    MAX_VOLUME_PER_SITE_ML,
     ComponentRequest,
     ComponentResult,
     DosingWeightResult,
@@ -38,10 +44,11 @@ from .schema import (
     MixtureRequest,
     MixtureResponse,
     Quantity,
+    Rescue,
     SyringeResult,
     Warning,
 )
-from .units import CM, DAY, KG, MG, MG_PER_ML, ML
+from .units import CM, DAY, KG, MG, MG_PER_ML, ML, Amount
 
 __all__ = ["AFTERCARE", "plan_mixture"]
 
@@ -78,9 +85,10 @@ def _fraction(value: Decimal | None) -> float | None:
 
 
 class _Planner:
-    def __init__(self, request: MixtureRequest, formulary: Formulary) -> None:
+    def __init__(self, request: MixtureRequest, formulary: Formulary, *, headroom: bool = True) -> None:
         self.request = request
         self.formulary = formulary
+        self.headroom = headroom  # False while verifying a candidate volume (no search within a search)
 
     # -- resolving the request against the formulary ------------------------------------
 
@@ -187,6 +195,10 @@ class _Planner:
     # -- the computation -------------------------------------------------------------------
 
     def answer(self) -> MixtureResponse:
+        assessment, plan, filled = self._assess()
+        return self._response(assessment, plan, filled, findings(assessment))
+
+    def _assess(self) -> tuple[Assessment, SyringePlan, tuple[FilledSyringe, ...]]:
         request, formulary = self.request, self.formulary
         sites = request.sites
         patient = self._patient()
@@ -296,7 +308,113 @@ class _Planner:
             filled=filled,
             lowest_weight=lowest_weight(patient, weight_rule, weight),
         )
-        return self._response(assessment, plan, filled, findings(assessment))
+        return assessment, plan, filled
+
+    # -- headroom: the largest volume per site that breaks no limit (mixcalc.headroom) --------
+
+    def _loads(self, a: Assessment) -> list[headroom.Load] | None:
+        """Every load the checks judge (:mod:`mixcalc.loads`: agents, groups with prior
+        doses, epinephrine), as a straight line in the scale factor: its value with the
+        mixture left out, and its growth per unit of the plan as asked.  None when a
+        dose-limited agent's maximum cannot be stated for this patient."""
+        if any(line.max_dose is not None and line.max_dose.mg is None for line in a.lines):
+            return None
+        nothing = load(
+            tuple(dataclasses.replace(dose, mg=Decimal(0)) for dose in a.asked.doses),
+            groups=self.formulary.groups,
+            rule=self.formulary.policy.combination,
+            epinephrine_mg=None if a.asked.epinephrine_mg is None else Decimal(0),
+            cap=a.asked.epinephrine_cap,
+        )
+        at_zero, at_one = nothing.fractions(), a.asked.fractions()
+        lines = []
+        for key, one in at_one.items():
+            zero = at_zero.get(key)
+            if one is None or zero is None:
+                return None
+            lines.append(headroom.Load(zero, one - zero))
+        return lines
+
+    def _scaled(self, factor: Decimal) -> MixtureRequest:
+        """This request with every component scaled by ``factor`` (a dose as a dose),
+        rounded down to 4 places.  Built from the request's own checked values, not
+        parsed again (the ceiling of the search keeps every volume within the request's
+        limits)."""
+        components = []
+        for component in self.request.components:
+            update: dict[str, Amount] = {}
+            for key, amount, unit, code in (
+                ("volume_per_site", component.volume_per_site, ML, "mL"),
+                ("dose_per_site", component.dose_per_site, MG, "mg"),
+            ):
+                if amount is not None:
+                    scaled = (amount.in_(unit) * factor).quantize(_AMOUNT_PLACES, rounding=ROUND_FLOOR)
+                    update[key] = Amount.of(scaled, code)
+            components.append(component.model_copy(update=update))
+        return self.request.model_copy(update={"components": components})
+
+    def _max_volume_per_site(self, a: Assessment) -> Decimal | None:
+        loads = self._loads(a)
+        if loads is None:
+            return None
+        asked = sum((line.requested_volume_per_site for line in a.lines), Decimal(0))
+        largest_component = max(line.requested_volume_per_site for line in a.lines)
+        capacity = (
+            self.request.syringe.in_(ML)
+            if self.request.syringe is not None
+            else max(self.formulary.syringes_by_capacity)
+        )
+        ceiling = min(capacity, asked * MAX_VOLUME_PER_SITE_ML / largest_component)
+        start = headroom.candidate(asked, loads, ceiling=ceiling)
+        if start is None:
+            return None
+
+        def fits(volume: Decimal) -> Assessment | None:
+            """The plan at ``volume`` per site when it breaks no limit: every load (an
+            agent's, a group's, epinephrine's), as asked and as drawn, at most 1."""
+            try:
+                assessment = _Planner(self._scaled(volume / asked), self.formulary, headroom=False)._assess()[0]
+            except (PlanError, ValidationError):
+                return None
+            for judged in (assessment.asked, assessment.drawn):
+                if any(f is None or f > 1 for f in judged.fractions().values()):
+                    return None
+            return assessment
+
+        found = headroom.step_down(start, fits)
+        return None if found is None else found[0]
+
+    def _rescue(self, a: Assessment) -> Rescue | None:
+        rule = self.formulary.rescue
+        if rule is None:
+            return None
+        weight = None if a.weight is None else a.weight.kg
+        basis = "dosing weight" if a.weight is None else f"dosing weight: {a.weight.basis} body weight"
+        plan = lipid_rescue(rule, weight, basis)
+
+        def ml(value: Decimal | None, unit: str = "mL") -> Quantity | None:
+            return None if value is None else _q(value, unit)
+
+        def pair(values: tuple[Decimal, Decimal] | None, unit: str) -> tuple[Quantity, Quantity] | None:
+            return None if values is None else (_q(values[0], unit), _q(values[1], unit))
+
+        return Rescue(
+            product=plan.product,
+            weight=ml(plan.weight_kg, "kg"),
+            regimen=plan.regimen,
+            bolus=ml(plan.bolus),
+            bolus_minutes=(float(plan.bolus_minutes[0]), float(plan.bolus_minutes[1])),
+            infusion_rate=pair(plan.infusion_rate, "mL/min"),
+            infusion_volume=pair(plan.infusion_volume, "mL"),
+            infusion_minutes=None
+            if plan.infusion_minutes is None
+            else (float(plan.infusion_minutes[0]), float(plan.infusion_minutes[1])),
+            upper_limit=ml(plan.upper_limit),
+            upper_limit_minutes=float(plan.upper_limit_minutes),
+            summary=plan.summary,
+            steps=plan.steps,
+            source=tuple(self.formulary.cite((s,)) for s in plan.source if s in self.formulary.sources),
+        )
 
     def _guarded(
         self,
@@ -387,6 +505,8 @@ class _Planner:
             ),
             aftercare=AFTERCARE,
             formulary=FormularyRef(name=self.formulary.name, version=self.formulary.version),
+            max_volume_per_site=_max_volume(self._max_volume_per_site(a) if self.headroom else None),
+            rescue=self._rescue(a) if self.headroom else None,
         )
 
     def _component(self, line: Line, total_volume: Decimal, sites: int) -> ComponentResult:
@@ -411,6 +531,9 @@ class _Planner:
             max_dose_source=() if limit is None else limit.sources,
             fraction_of_max=_fraction(line.fraction),
             group=agent.group,
+            max_volume=None
+            if limit is None or limit.mg is None
+            else _q(max(limit.mg - line.prior_dose, Decimal(0)) / line.concentration, "mL", ROUND_FLOOR),
         )
 
     def _syringe(
@@ -476,3 +599,7 @@ def _dosing_weight(weight: DosingWeight | None) -> DosingWeightResult | None:
         basis=weight.basis,
         reason=weight.reason,
     )
+
+
+def _max_volume(volume: Decimal | None) -> Quantity | None:
+    return None if volume is None else _q(volume, "mL", ROUND_FLOOR)

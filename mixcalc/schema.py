@@ -41,6 +41,7 @@ __all__ = [
     "PatientRequest",
     "PriorDose",
     "Quantity",
+    "Rescue",
     "Severity",
     "SyringeResult",
     "Warning",
@@ -210,6 +211,13 @@ class ComponentResult:
         float | None, Field(description="(total + prior dose) / max dose, rounded up to 4 places.")
     ]
     group: str | None
+    max_volume: Annotated[
+        Quantity | None,
+        Field(
+            description="Total volume of this agent at its strength that reaches its own maximum alone, "
+            "less any dose given earlier today (rounded down; null without a maximum)."
+        ),
+    ] = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -266,6 +274,32 @@ class SyringeResult:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Rescue:
+    """20 % lipid emulsion for local anesthetic systemic toxicity, worked out for the
+    dosing weight (CLINICAL.md section 15).  Without a weight every amount is null and
+    ``summary`` says why."""
+
+    product: str
+    weight: Annotated[Quantity | None, Field(description="The dosing weight these amounts are for.")]
+    regimen: Annotated[
+        Literal["fixed", "per_kg"] | None,
+        Field(description="fixed: above the weight threshold (70 kg); per_kg: at or below it."),
+    ]
+    bolus: Quantity | None
+    bolus_minutes: Annotated[tuple[float, float], Field(description="Give the bolus over this many minutes.")]
+    infusion_rate: Annotated[
+        tuple[Quantity, Quantity] | None, Field(description="mL/min, lowest and highest (equal for per_kg).")
+    ]
+    infusion_volume: Annotated[tuple[Quantity, Quantity] | None, Field(description="fixed regimen only.")]
+    infusion_minutes: Annotated[tuple[float, float] | None, Field(description="fixed regimen only.")]
+    upper_limit: Annotated[Quantity | None, Field(description="At most this much in the first upper_limit_minutes.")]
+    upper_limit_minutes: float
+    summary: Annotated[str, Field(description="The plan in words, for people.")]
+    steps: tuple[str, ...]
+    source: Annotated[tuple[str, ...], Field(description="Citations.")]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FormularyRef:
     name: str
     version: str
@@ -287,3 +321,15 @@ class MixtureResponse(BaseModel):
     warnings: tuple[Warning, ...]
     aftercare: tuple[str, ...]
     formulary: FormularyRef
+    max_volume_per_site: Annotated[
+        Quantity | None,
+        Field(
+            description="The largest volume per site as asked (before rounding to a graduation), a multiple of "
+            "0.1 mL, with every component scaled by the same factor (one given as a dose scaled as a dose), whose "
+            "own plan breaks no limit; computed and verified by the planner. Null when no maximum can be stated "
+            "(no dose-limited agent, or a maximum unknown for this patient) or when not even 0.1 mL fits."
+        ),
+    ] = None
+    rescue: Annotated[
+        Rescue | None, Field(description="Lipid emulsion rescue plan (null when the formulary has none).")
+    ] = None

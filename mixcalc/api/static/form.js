@@ -209,6 +209,37 @@ class ComponentRow {
     this.epinephrineField.hidden = this.epinephrine.options.length < 2;
   }
 
+  /** The row as a remembered mixture part (no patient data). */
+  snapshot() {
+    return {
+      agent: this.agent.value,
+      strength: this.chosenStrength,
+      epinephrine: this.epinephrine.value,
+      form: this.form.value,
+      amount: this.amount.value.trim(),
+      unit: this.unit.value,
+    };
+  }
+
+  /** Fills the row from a remembered part; what the formulary no longer has is left empty. */
+  apply(part) {
+    if (!this.formulary.agents.some((agent) => agent.id === part.agent)) return;
+    this.agent.value = part.agent;
+    this.agentChanged();
+    const agent = this.chosenAgent;
+    const index = part.strength ? agent.strengths.findIndex((s) => sameQuantity(s, part.strength)) : -1;
+    if (index >= 0) {
+      this.strength.value = String(index);
+      this.strengthChanged();
+    }
+    if ([...this.epinephrine.options].some((option) => option.value === part.epinephrine)) {
+      this.epinephrine.value = part.epinephrine;
+    }
+    if ([...this.form.options].some((option) => option.value === part.form)) this.form.value = part.form;
+    this.amount.value = part.amount ?? "";
+    if ([...this.unit.options].some((option) => option.value === part.unit)) this.unit.value = part.unit;
+  }
+
   /** Numbers the row (0-based) and points its fields at the request's JSON pointers. */
   setIndex(index) {
     const at = `/components/${index}`;
@@ -317,6 +348,7 @@ export class MixtureForm {
     this.rows = [];
     this.priors = [];
     this.nextKey = 1;
+    this.rowKey = 1;
     this.list = byId("component-list");
     this.priorList = byId("prior-list");
     this.fillSyringes();
@@ -356,7 +388,7 @@ export class MixtureForm {
   }
 
   addRow() {
-    const row = new ComponentRow(this.formulary, this.nextKey++, (gone) => this.removeFrom(this.rows, gone));
+    const row = new ComponentRow(this.formulary, this.rowKey++, (gone) => this.removeFrom(this.rows, gone));
     this.rows.push(row);
     this.list.append(row.element);
     this.renumber();
@@ -386,6 +418,43 @@ export class MixtureForm {
     const only = this.rows.length === 1;
     for (const row of this.rows) row.remove.hidden = only;
     this.onChange();
+  }
+
+  /** The mixture as remembered on this device: agents, strengths, amounts, sites, syringe; never the patient. */
+  mixture() {
+    const syringe = byId("syringe").value;
+    return {
+      components: this.rows.map((row) => row.snapshot()),
+      sites: byId("sites").value.trim(),
+      syringe: syringe === "" ? null : this.formulary.syringes[Number(syringe)].capacity,
+    };
+  }
+
+  /** Replaces the mixture in the form with a remembered one; the patient stays as it is. */
+  applyMixture(mixture) {
+    const parts = Array.isArray(mixture?.components) ? mixture.components : [];
+    if (parts.length === 0) return;
+    for (const row of this.rows) row.element.remove();
+    this.rows = [];
+    this.rowKey = 1; // the rows are numbered afresh: component-1-agent is the first agent again
+    for (const part of parts) this.addRow().apply(part);
+    byId("sites").value = typeof mixture.sites === "string" ? mixture.sites : "";
+    const index = mixture.syringe
+      ? this.formulary.syringes.findIndex((s) => sameQuantity(s.capacity, mixture.syringe))
+      : -1;
+    byId("syringe").value = index >= 0 ? String(index) : "";
+    this.renumber();
+  }
+
+  /** Clears everything about the patient (measurements, conditions, doses given earlier, dosing-weight rule). */
+  clearPatient() {
+    for (const id of ["weight", "height", "age"]) byId(id).value = "";
+    byId("sex").value = "";
+    byId("dosing-weight").value = "";
+    for (const box of document.querySelectorAll('input[name="conditions"]')) box.checked = false;
+    for (const row of this.priors) row.element.remove();
+    this.priors = [];
+    this.renumber();
   }
 
   /** {request, faults}: the request for POST /v1/mixtures and what must be filled in first. */

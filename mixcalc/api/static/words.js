@@ -27,3 +27,45 @@ export const CONDITION_LABELS = {
 export function conditionLabel(id) {
   return CONDITION_LABELS[id] ?? id;
 }
+
+/** What to do first about a warning, by its code: the sheet shows this before the finding. */
+const ACTIONS = {
+  max_dose_exceeded: "Lower the dose",
+  max_dose_near: "Check the dose",
+  combined_local_anesthetic_exceeded: "Lower the local anesthetic doses",
+  combined_local_anesthetic_near: "Check the combined local anesthetic dose",
+  combined_steroid_exceeded: "Lower the corticosteroid doses",
+  combined_steroid_near: "Check the combined corticosteroid dose",
+  epinephrine_limit_exceeded: "Lower the EPINEPHrine",
+  epinephrine_total: "Avoid end-artery sites",
+  weight_required: "Weigh the patient",
+  weight_missing: "Enter the weight if known",
+  implausible_patient: "Check the age and weight",
+  max_dose_restriction_not_assessed: "Enter the age and weight",
+  nonstandard_concentration: "Check the strength on the vial",
+  volume_rounded: "Draw the volumes shown",
+  off_label_mixture: "Note the off-label mixture",
+  preservative_flocculation: "Use preservative-free (MPF) products",
+  route_not_labeled: "Check the product's route",
+  contraindicated: "Do not use this agent",
+  allergy: "Do not use this agent",
+  bleeding_risk: "Weigh the bleeding risk",
+  incompatible_mixture: "Do not mix these agents",
+};
+
+const SEVERITY_ACTIONS = { critical: "Do not prepare as planned", warning: "Review before preparing", info: "Note" };
+
+export function warningAction(warning) {
+  return ACTIONS[warning.code] ?? SEVERITY_ACTIONS[warning.severity] ?? "Note";
+}
+
+/** `text` with the answer's agent ids replaced by the names people read (Tall Man where ISMP asks). */
+export function withNames(text, components) {
+  let named = text;
+  for (const component of [...components].sort((a, b) => b.agent.length - a.agent.length)) {
+    if (component.agent === component.name) continue;
+    const id = component.agent.replace(/[-]/g, "\\-");
+    named = named.replace(new RegExp(`(?<![\\w-])${id}(?![\\w-])`, "g"), component.name);
+  }
+  return named;
+}
