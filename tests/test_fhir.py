@@ -172,7 +172,10 @@ def test_epinephrine_in_an_ehr_order_is_matched_to_a_stocked_product(formulary: 
 @pytest.mark.parametrize(
     ("change", "problem"),
     [
-        (lambda r: (r["dosageInstruction"][0]["timing"].pop("repeat"), r["dosageInstruction"][0].pop("text")), "number of sites"),
+        (
+            lambda r: (r["dosageInstruction"][0]["timing"].pop("repeat"), r["dosageInstruction"][0].pop("text")),
+            "number of sites",
+        ),
         (lambda r: r["dosageInstruction"][0].pop("doseAndRate"), "dose per site"),
         (lambda r: r["contained"][0]["ingredient"][0].pop("strength"), "no strength"),
         (lambda r: r["contained"][0]["ingredient"][1]["itemCodeableConcept"].update(text="procaine"), "procaine"),

@@ -24,7 +24,6 @@ from functools import partial
 from typing import Annotated, Any, Literal
 
 import anyio
-
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field

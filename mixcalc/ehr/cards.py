@@ -60,8 +60,10 @@ def table(exact: ExactAnswer, check: OrderCheck) -> str:
     lines = [head, "", "| agent | per site | total | max | % of max |", "|---|---|---|---|---|"]
     for c in exact.components:
         maximum = "-" if c.max_dose is None else display.amount(c.max_dose, "mg")
-        share = "weight needed" if c.fraction is None and c.max_dose is None and c.agent_class != "diluent" else (
-            "-" if c.fraction is None else percent(c.fraction)
+        share = (
+            "weight needed"
+            if c.fraction is None and c.max_dose is None and c.agent_class != "diluent"
+            else ("-" if c.fraction is None else percent(c.fraction))
         )
         total = display.amount(c.total_dose, "mg")
         if c.prior_dose:
@@ -74,7 +76,9 @@ def table(exact: ExactAnswer, check: OrderCheck) -> str:
     if exact.epinephrine_total is not None:
         lines.append(f"Total EPINEPHrine: {display.amount(exact.epinephrine_total, 'ug')}.")
     if check.answer is not None and check.answer.dosing_weight is not None and exact.dosing_weight is not None:
-        lines.append(f"Dosing weight: {display.amount(exact.dosing_weight, 'kg')} ({check.answer.dosing_weight.reason}).")
+        lines.append(
+            f"Dosing weight: {display.amount(exact.dosing_weight, 'kg')} ({check.answer.dosing_weight.reason})."
+        )
     return "\n".join(lines)
 
 

@@ -182,7 +182,9 @@ class _Reader:
         ):
             obs, why = _observation(self.prefetch.get(name), loinc, self.patient_id)
             if obs is None:
-                self.not_checked.append(f"no {what} ({why})" + (": maximum doses use the caps only" if name == "weight" else ""))
+                self.not_checked.append(
+                    f"no {what} ({why})" + (": maximum doses use the caps only" if name == "weight" else "")
+                )
                 continue
             quantity = json_object(obs.get("valueQuantity"))
             number = bounded_decimal(quantity.get("value"))
@@ -242,9 +244,15 @@ class _Reader:
 
     def _match(self, rules: Sequence[ChartRule], concept: object, label: str) -> None:
         codes = _codes(concept)
-        words = normal_words(" ".join([str(json_object(concept).get("text") or "")] + [
-            str(json_object(c).get("display") or "") for c in json_array(json_object(concept).get("coding"))[:16]
-        ]))
+        words = normal_words(
+            " ".join(
+                [str(json_object(concept).get("text") or "")]
+                + [
+                    str(json_object(c).get("display") or "")
+                    for c in json_array(json_object(concept).get("coding"))[:16]
+                ]
+            )
+        )
         for rule in rules:
             code = next((c for s, c in codes if rule.matches_code(s, c)), None)
             if code is not None:
@@ -256,7 +264,9 @@ class _Reader:
         found = self._absent("allergies")
         for allergy in found or ():
             status = {c for _, c in _codes(allergy.get("clinicalStatus"))} | {str(allergy.get("clinicalStatus"))}
-            verified = {c for _, c in _codes(allergy.get("verificationStatus"))} | {str(allergy.get("verificationStatus"))}
+            verified = {c for _, c in _codes(allergy.get("verificationStatus"))} | {
+                str(allergy.get("verificationStatus"))
+            }
             if status & _INACTIVE or verified & _REFUTED:
                 continue
             concept = json_object(allergy.get("code") or allergy.get("substance"))
@@ -321,7 +331,9 @@ class _Reader:
             dose = _administered_dose(item, named.strength)
             shown = moment.isoformat(timespec="minutes")
             if dose is None:
-                self.cautions.append(f"{label} at {shown} without a readable dose in mg (or mL with a strength): not counted")
+                self.cautions.append(
+                    f"{label} at {shown} without a readable dose in mg (or mL with a strength): not counted"
+                )
                 continue
             doses[agent.id] = doses.get(agent.id, Decimal(0)) + dose
             self.used.append(f"{label} at {shown}: {display.amount(dose, 'mg')} (counted as given today)")
@@ -393,5 +405,3 @@ def read_chart(
         weight_missing="weight" not in facts,
         site_notes=tuple(dict.fromkeys(reader.site_notes)),
     )
-
-

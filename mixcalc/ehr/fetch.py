@@ -65,7 +65,9 @@ def _failed(key: str) -> dict[str, Any]:
     }
 
 
-async def complete_call(call: Mapping[str, Any], *, timeout: float) -> tuple[dict[str, Any], dict[str, Mapping[str, Any]]]:
+async def complete_call(
+    call: Mapping[str, Any], *, timeout: float
+) -> tuple[dict[str, Any], dict[str, Mapping[str, Any]]]:
     """(prefetch completed, Medications fetched by reference) for a hook call; within
     ``timeout`` seconds in all."""
     prefetch = dict(json_object(call.get("prefetch")))
@@ -90,7 +92,9 @@ async def complete_call(call: Mapping[str, Any], *, timeout: float) -> tuple[dic
         if target is not None and target not in known and target not in references:
             references.append(target)
     fetched: dict[str, Mapping[str, Any]] = {}
-    jobs = list(wanted.items())[:MAX_FETCHES] + [(f"ref:{r}", r) for r in references][: max(0, MAX_FETCHES - len(wanted))]
+    jobs = (
+        list(wanted.items())[:MAX_FETCHES] + [(f"ref:{r}", r) for r in references][: max(0, MAX_FETCHES - len(wanted))]
+    )
     for key in list(wanted)[MAX_FETCHES:]:
         prefetch[key] = _failed(key)
     results: dict[str, Mapping[str, Any] | None] = {}

@@ -105,9 +105,7 @@ def _over_maximum(check: OrderCheck, formulary: Formulary) -> list[str]:
     return over
 
 
-def _session(
-    checks: list[OrderCheck], chart: ChartReading, formulary: Formulary, out: Cards
-) -> dict[str, str]:
+def _session(checks: list[OrderCheck], chart: ChartReading, formulary: Formulary, out: Cards) -> dict[str, str]:
     """The session card; returns, per order label, a line for that order's card."""
     doses = [local_anesthetic_doses(c, formulary) for c in checks]
     giving = [i for i, d in enumerate(doses) if d]
@@ -240,7 +238,9 @@ def hook_response(
                     "label": label,
                     "uuid": out.new_uuid(),
                     "isRecommended": True,
-                    "actions": [{"type": "update", "description": f"{label}: {summary(result)[1]}", "resource": updated}],
+                    "actions": [
+                        {"type": "update", "description": f"{label}: {summary(result)[1]}", "resource": updated}
+                    ],
                 }
         out.order(check, chart, suggestion, session.get(check.reading.label, ""))
     if chart.not_checked or chart.cautions:
@@ -255,11 +255,12 @@ def hook_response(
         out.add(
             "warning",
             f"{len(late)} TPI order(s) not checked in time",
-            "mixcalc ran out of its time budget before checking: " + ", ".join(late) + ". Their doses were not checked.",
+            "mixcalc ran out of its time budget before checking: "
+            + ", ".join(late)
+            + ". Their doses were not checked.",
         )
     return {"cards": out.cards}
 
 
 def _chart_gaps(chart: ChartReading) -> bool:
     return any(n.startswith(tuple(CHART_PREFETCH.values())) for n in chart.not_checked)
-

@@ -265,7 +265,9 @@ def _amount(quantity: object, units: Mapping[str, Decimal]) -> Decimal | None:
 
 
 def _ingredients(medication: Mapping[str, Any], formulary: Formulary, tables: CodeTables) -> list[_Ingredient]:
-    raw = json_array(medication.get("ingredient")) or json_array(json_object(medication.get("product")).get("ingredient"))
+    raw = json_array(medication.get("ingredient")) or json_array(
+        json_object(medication.get("product")).get("ingredient")
+    )
     found = []
     for entry in list(raw)[:16]:
         item = json_object(entry)
@@ -497,7 +499,9 @@ def _single(
     least: Mapping[str, Decimal],
 ) -> OrderReading:
     agent = item.named.agent
-    assert agent is not None and dosage.dose is not None and dosage.sites is not None
+    assert agent is not None
+    assert dosage.dose is not None
+    assert dosage.sites is not None
     strength = item.strength
     if strength is None:
         strength = agent.highest_strength
@@ -512,9 +516,8 @@ def _single(
     if epinephrine is not None:
         component["epinephrine"] = Amount.of(epinephrine, "mg/mL")
     elif epinephrine_items:
-        return OrderReading(
-            label, agents, None, ("the epinephrine's strength is not given",), tuple(notes), least
-        )
+        return OrderReading(label, agents, None, ("the epinephrine's strength is not given",), tuple(notes), least)
+    volume: Decimal | None
     if dosage.unit == "mL":
         component["volume_per_site"] = Amount.of(dosage.dose, "mL")
         volume = dosage.dose
@@ -535,7 +538,8 @@ def _compound(
     least: Mapping[str, Decimal],
     formulary: Formulary,
 ) -> OrderReading:
-    assert dosage.dose is not None and dosage.sites is not None
+    assert dosage.dose is not None
+    assert dosage.sites is not None
     problems: list[str] = []
     if dosage.unit != "mL":
         problems.append("a mixture's dose must be a volume per site (mL): a dose in mg does not say of which agent")
@@ -553,7 +557,8 @@ def _compound(
     found: list[tuple[Agent, Decimal]] = []
     for item in drugs:
         agent = item.named.agent
-        assert agent is not None and item.strength is not None
+        assert agent is not None
+        assert item.strength is not None
         strength = item.strength
         found.append((agent, strength))
         stock = agent.highest_strength
@@ -579,7 +584,9 @@ def _compound(
     if epinephrine is not None and not problems:
         matched = _epinephrine_product(found, epinephrine)
         if matched is None:
-            problems.append("the epinephrine in the mixture matches no stocked local anesthetic product with epinephrine")
+            problems.append(
+                "the epinephrine in the mixture matches no stocked local anesthetic product with epinephrine"
+            )
         else:
             agent, stock, epinephrine_stock = matched
             for component in components:
@@ -626,7 +633,9 @@ def _closest_syringe(volumes: Sequence[Decimal], sites: int, formulary: Formular
     return None if best is None else best[2]
 
 
-def _epinephrine_product(found: Sequence[tuple[Agent, Decimal]], epinephrine: Decimal) -> tuple[Agent, Decimal, Decimal] | None:
+def _epinephrine_product(
+    found: Sequence[tuple[Agent, Decimal]], epinephrine: Decimal
+) -> tuple[Agent, Decimal, Decimal] | None:
     """The one local anesthetic of the mixture whose stocked epinephrine product gives this
     ratio of epinephrine to anesthetic (highest strength among equal ratios); all in mg/mL."""
     matches = []

@@ -73,7 +73,9 @@ def with_volume_per_site(resource: Mapping[str, Any], factor: Decimal, volume: D
     return updated
 
 
-def _scaled_mixcalc(resource: Mapping[str, Any], check: OrderCheck, factor: Decimal, formulary: Formulary) -> dict[str, Any]:
+def _scaled_mixcalc(
+    resource: Mapping[str, Any], check: OrderCheck, factor: Decimal, formulary: Formulary
+) -> dict[str, Any]:
     assert check.request is not None
     components = []
     for component in check.request.components:

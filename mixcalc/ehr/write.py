@@ -153,7 +153,7 @@ def contained_medication(answer: MixtureResponse, request: MixtureRequest, formu
 def detected_issues(answer: MixtureResponse) -> list[dict[str, Any]]:
     """The answer's critical and warning findings as contained ``DetectedIssue`` resources
     (ids ``issue-1``...), each implicating the contained Medication ``#med``."""
-    issues = []
+    issues: list[dict[str, Any]] = []
     for warning in answer.warnings:
         severity = _ISSUE_SEVERITY.get(warning.severity)
         if severity is None:
