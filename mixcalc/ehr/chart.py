@@ -294,7 +294,7 @@ class _Reader:
             found = self._absent(key)
             references = medication_references(self.prefetch.get(key))
             for item in found or ():
-                if item.get("status") not in wanted:
+                if str(item.get("status")) not in wanted:
                     continue
                 concept = _medication_concept(item, references)
                 kind = "medication order" if key == "medications" else "medication statement"
@@ -306,7 +306,7 @@ class _Reader:
         window = timedelta(days=float(self.tables.policy.prior_dose_window.days))
         doses: dict[str, Decimal] = {}
         for item in found or ():
-            if item.get("status") not in _GIVEN:
+            if str(item.get("status")) not in _GIVEN:
                 continue
             concept = _medication_concept(item, references)
             named = name_concept(concept, formulary, self.tables)

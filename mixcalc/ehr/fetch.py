@@ -88,7 +88,7 @@ async def complete_call(
     references = []
     for entry in json_array(bundle.get("entry"))[:200]:
         resource = json_object(json_object(entry).get("resource"))
-        target = unresolved_reference(resource) if resource.get("resourceType") in ORDER_TYPES else None
+        target = unresolved_reference(resource) if str(resource.get("resourceType")) in ORDER_TYPES else None
         if target is not None and target not in known and target not in references:
             references.append(target)
     fetched: dict[str, Mapping[str, Any]] = {}

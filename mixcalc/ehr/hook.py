@@ -183,7 +183,7 @@ def hook_response(
     patient_id = json_str(context.get("patientId"), 64)
     bundle = json_object(context.get("draftOrders"))
     entries = [json_object(json_object(e).get("resource")) for e in json_array(bundle.get("entry"))]
-    drafts = [r for r in entries if r.get("resourceType") in ORDER_TYPES]
+    drafts = [r for r in entries if str(r.get("resourceType")) in ORDER_TYPES]
     selections = {s for s in json_array(context.get("selections")) if isinstance(s, str)}
     if hook == "order-select" and selections:
         drafts = [r for r in drafts if f"{r.get('resourceType')}/{r.get('id')}" in selections]

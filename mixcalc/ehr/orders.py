@@ -393,7 +393,7 @@ class OrderReading:
 
 
 def order_label(resource: Mapping[str, Any], fallback: str) -> str:
-    kind = resource.get("resourceType") if resource.get("resourceType") in ORDER_TYPES else "order"
+    kind = resource.get("resourceType") if str(resource.get("resourceType")) in ORDER_TYPES else "order"
     ident = json_str(resource.get("id"), 64)
     return f"{kind}/{ident}" if ident else fallback
 
