@@ -58,8 +58,11 @@ _VOLUME = {"mL": Decimal(1), "L": Decimal(1000)}
 _PERCENT = re.compile(r"(?<![\d.])(\d{1,2}(?:\.\d{1,3})?)\s*%")
 _MG_PER_ML = re.compile(r"(?<![\d.])(\d{1,4}(?:\.\d{1,3})?)\s*mg\s*/\s*(\d{1,3}(?:\.\d{1,3})?)?\s*ml\b", re.I)
 _RATIO = re.compile(r"(?<![\d.])1\s*:\s*(\d{1,3}(?:,\d{3})+|\d{3,7})(?![\d,])")
+#: "6 sites", "6 trigger points", "6 trigger point sites", "6 tender points" (not a bare
+#: "7 points", which is as likely a pain score).
 _SITES = re.compile(
-    r"(?<![\d.])(\d{1,7})\s*(?:separate\s+|tender\s+|trigger[\s-]*point\s+)?(?:trigger[\s-]*points?|sites?|points?)\b",
+    r"(?<![\d.])(\d{1,7})\s*(?:separate\s+|injection\s+|trigger[\s-]*point\s+)?"
+    r"(?:trigger[\s-]*points?|tender[\s-]*points?|sites?)\b",
     re.I,
 )
 ORDER_TYPES = frozenset({"MedicationRequest", "MedicationOrder"})
