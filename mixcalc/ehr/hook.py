@@ -158,6 +158,8 @@ def _session(checks: list[OrderCheck], chart: ChartReading, formulary: Formulary
     )
     if combined > 1:
         out.add("critical", clip(f"TPI orders together exceed the local anesthetic maximum: {shown}"), detail)
+    elif combined >= formulary.policy.near_limit_threshold:
+        out.add("warning", clip(f"TPI orders together: local anesthetic {shown} of maximum, near the limit"), detail)
     else:
         out.add("info", clip(f"TPI orders together: local anesthetic {shown} of maximum"), detail)
     return {checks[i].reading.label: line for i in giving}
