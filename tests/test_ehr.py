@@ -270,9 +270,7 @@ def test_orders_without_a_tpi_agent_get_no_cards(dev: TestClient) -> None:
     assert cards_of(dev, call(order, saline)) == []
 
 
-@pytest.mark.parametrize(
-    "count", [1_000_000, int("9" * 4000), 0, -3, 1e308, True, "10"], ids=lambda c: repr(c)[:12]
-)
+@pytest.mark.parametrize("count", [1_000_000, int("9" * 4000), 0, -3, 1e308, True, "10"], ids=lambda c: repr(c)[:12])
 def test_hostile_site_counts_are_refused_quickly(dev: TestClient, count: Any) -> None:
     order = r4_order("h", _q(1, "mL"))
     order["dosageInstruction"][0]["timing"]["repeat"]["count"] = count
