@@ -19,11 +19,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from test_ehr import _q, call, r4_order  # noqa: E402  (the tests' own order builders)
+from test_ehr import _q, call, r4_order
 
-from mixcalc import default_formulary  # noqa: E402
-from mixcalc.ehr.codes import default_tables  # noqa: E402
-from mixcalc.ehr.hook import hook_response  # noqa: E402
+from mixcalc import default_formulary
+from mixcalc.ehr.codes import default_tables
+from mixcalc.ehr.hook import hook_response
 
 
 def _hostile(count: Any = None, dose: Any = None) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +30,13 @@ from mixcalc.errors import FormularyError
 from mixcalc.formulary import Formulary
 
 NOW = datetime.now(UTC)
+
+
+def _complete(body: dict[str, Any], allowed: tuple[str, ...] = ()) -> tuple[dict[str, Any], dict[str, Any]]:
+    """complete_call run on an event loop of its own thread (the browser tests may leave
+    one running in this thread)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(anyio.run, lambda: complete_call(body, timeout=3, allowed=allowed)).result()
 
 
 # --- bounded numbers ---------------------------------------------------------------------------
@@ -167,16 +175,23 @@ def test_absent_prefetch_is_fetched_and_a_failed_fetch_is_named(fhir_server: str
     body = call(r4_order("o", _q(1, "mL")), fhirServer=fhir_server)
     del body["prefetch"]["allergies"]
     del body["prefetch"]["conditions"]
-    prefetch, _ = anyio.run(lambda: complete_call(body, timeout=3))
+    prefetch, _ = _complete(body)
     chart = read_chart(prefetch, "p1", NOW, formulary, default_tables())
     assert "sulfite-allergy" in chart.facts["conditions"]
     assert any("conditions" in n and "could not be fetched" in n for n in chart.not_checked)
 
 
+def test_a_server_not_among_the_configured_prefixes_is_never_called(fhir_server: str) -> None:
+    body = call(r4_order("o", _q(1, "mL")), fhirServer=fhir_server)
+    del body["prefetch"]["allergies"]
+    prefetch, _ = _complete(body, allowed=("https://ehr.example.org/fhir",))
+    assert "allergies" not in prefetch
+
+
 def test_a_server_outside_https_or_loopback_is_never_called() -> None:
     body = call(r4_order("o", _q(1, "mL")), fhirServer="http://fhir.example.org/r4")
     del body["prefetch"]["allergies"]
-    prefetch, fetched = anyio.run(lambda: complete_call(body, timeout=3))
+    prefetch, fetched = _complete(body)
     assert "allergies" not in prefetch
     assert fetched == {}
 

@@ -18,6 +18,7 @@ refusals are 401 problems.
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import UTC, datetime
 from functools import partial
@@ -40,12 +41,15 @@ from .cds_auth import CdsAuthError, CdsAuthSettings, Verifier
 from .middleware import KEY_OPTIONAL, document_security
 from .problems import documented, problem
 
-__all__ = ["FETCH_SECONDS", "FHIR_JSON", "HOOK_SECONDS", "install_cds"]
+__all__ = ["FETCH_SECONDS", "FHIR_JSON", "FHIR_SERVERS_ENV", "HOOK_SECONDS", "install_cds"]
 
 FHIR_JSON = "application/fhir+json"
 #: Time budget of a hook call: fetching from the EHR's FHIR server, then the check.
 FETCH_SECONDS = 3.0
 HOOK_SECONDS = 5.0
+#: Comma-separated URL prefixes of the FHIR servers hook calls may make us call (all https
+#: servers when unset).
+FHIR_SERVERS_ENV = "MIXCALC_CDS_FHIR_SERVERS"
 _SECURITY_SCHEME = "cdsJwt"
 
 
@@ -285,7 +289,9 @@ def _router() -> APIRouter:
     ) -> Any:
         hook = HOOKS[service_id]
         body = call.model_dump()
-        prefetch, references = await complete_call(body, timeout=FETCH_SECONDS)
+        prefetch, references = await complete_call(
+            body, timeout=FETCH_SECONDS, allowed=request.app.state.cds_fhir_servers
+        )
         body["prefetch"] = prefetch
         tables: CodeTables = request.app.state.ehr_tables
         deadline = time.monotonic() + HOOK_SECONDS
@@ -351,6 +357,8 @@ def _late() -> dict[str, Any]:
 def install_cds(app: FastAPI, settings: CdsAuthSettings | None = None) -> None:
     """Adds the FHIR and CDS Hooks routes to ``app`` (settings: from the environment)."""
     app.state.ehr_tables = default_tables()
+    servers = os.environ.get(FHIR_SERVERS_ENV, "")
+    app.state.cds_fhir_servers = tuple(s.strip() for s in servers.split(",") if s.strip())
     app.state.cds_verifier = Verifier(settings if settings is not None else CdsAuthSettings.from_env())
     app.add_exception_handler(_Refused, _on_refused)
     app.include_router(_router())

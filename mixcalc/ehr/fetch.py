@@ -1,7 +1,8 @@
 """Completing a hook call from the EHR's FHIR server (``fhirServer`` with
 ``fhirAuthorization``), bounded in time, size and count.
 
-Only what the call lacks is fetched: prefetch keys that are absent (the discovery
+``MIXCALC_CDS_FHIR_SERVERS`` (comma-separated URL prefixes, read by the shell) limits which
+servers may be called at all.  Only what the call lacks is fetched: prefetch keys that are absent (the discovery
 templates with the patient id filled in) and Medications that draft orders refer to
 but the call does not contain.  A fetch that fails leaves an ``OperationOutcome`` in its
 prefetch key, so the card says it "could not be fetched"; nothing here raises.  Plain
@@ -29,14 +30,18 @@ MAX_FETCHES = 24
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
-def _server(value: object) -> str | None:
+def _server(value: object, allowed: tuple[str, ...] = ()) -> str | None:
+    """The FHIR server URL when it may be called: https (http only on loopback), and,
+    when ``allowed`` prefixes are configured, under one of them."""
     url = json_str(value, 500)
     if url is None:
         return None
     parts = urlsplit(url)
-    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK):
-        return url.rstrip("/")
-    return None
+    if not (parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK)):
+        return None
+    if allowed and not any(url.startswith(prefix) for prefix in allowed):
+        return None
+    return url.rstrip("/")
 
 
 async def _get(client: httpx2.AsyncClient, url: str) -> Mapping[str, Any] | None:
@@ -66,12 +71,12 @@ def _failed(key: str) -> dict[str, Any]:
 
 
 async def complete_call(
-    call: Mapping[str, Any], *, timeout: float
+    call: Mapping[str, Any], *, timeout: float, allowed: tuple[str, ...] = ()
 ) -> tuple[dict[str, Any], dict[str, Mapping[str, Any]]]:
     """(prefetch completed, Medications fetched by reference) for a hook call; within
-    ``timeout`` seconds in all."""
+    ``timeout`` seconds in all; only from a server under one of ``allowed`` when given."""
     prefetch = dict(json_object(call.get("prefetch")))
-    server = _server(call.get("fhirServer"))
+    server = _server(call.get("fhirServer"), allowed)
     if server is None:
         return prefetch, {}
     context = json_object(call.get("context"))
@@ -101,7 +106,7 @@ async def complete_call(
 
     async def one(key: str, path: str) -> None:
         url = path if path.startswith(("https://", "http://")) else f"{server}/{path}"
-        if _server(url) is None or not url.startswith(server):
+        if _server(url, allowed) is None or not url.startswith(server):
             results[key] = None
             return
         results[key] = await _get(client, url)
