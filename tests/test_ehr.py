@@ -571,3 +571,32 @@ def test_a_mixture_within_limits_and_without_warnings_has_no_detected_issue(dev:
     assert "detectedIssue" not in resource or all(
         c["severity"] != "high" for c in resource["contained"] if c["resourceType"] == "DetectedIssue"
     )
+
+
+# --- sizes and suggestions ---------------------------------------------------------------------
+
+
+def test_hook_bodies_up_to_1_mib_are_read_and_larger_ones_refused(dev: TestClient) -> None:
+    order = r4_order("big", _q(1, "mL"), sites=2)
+    order["note"] = [{"text": "x" * (900 * 1024)}]
+    assert dev.post(SIGN, json=call(order)).status_code == 200
+    order["note"] = [{"text": "x" * (1100 * 1024)}]
+    assert dev.post(SIGN, json=call(order)).status_code == 413
+    big = {"sites": 2, "components": [{"agent": "lidocaine", "concentration": "1 %", "volume_per_site": "1 mL"}]}
+    big["padding"] = "x" * (70 * 1024)  # the JSON mixture API keeps 64 KiB
+    assert dev.post("/v1/mixtures", json=big).status_code == 413
+
+
+@pytest.mark.parametrize("order", [r4_order("s1", _q(5, "mL")), r4_order("s2", _q(50, "mg"))], ids=["mL", "mg"])
+def test_the_suggestion_on_an_ehr_order_is_a_valid_order_under_every_limit(
+    dev: TestClient, order: dict[str, Any]
+) -> None:
+    (card, *_) = order_cards(cards_of(dev, call(order)))
+    assert card["indicator"] == "critical"
+    (suggestion,) = card["suggestions"]
+    updated = suggestion["actions"][0]["resource"]
+    MedicationRequest.model_validate(updated)
+    assert updated["id"] == order["id"]
+    again = order_cards(cards_of(dev, call(updated)))
+    assert again[0]["indicator"] != "critical", again[0]["summary"]
+    assert "3 mL per site" in suggestion["label"]  # 300 mg / 10 sites / 10 mg/mL
