@@ -454,6 +454,8 @@ def test_two_orders_at_60_percent_each_get_a_critical_session_card_naming_both(d
     b = r4_order("tpi-b", _q(3, "mL"), sites=6)
     cards = cards_of(dev, call(a, b))
     assert [c["indicator"] for c in order_cards(cards)] == ["info", "info"]  # each alone is within limits
+    assert all("within limits" not in c["summary"] for c in order_cards(cards))
+    assert all("over the maximum" in c["summary"] for c in order_cards(cards))
     session = [c for c in cards if c["summary"].startswith("TPI orders together")]
     assert len(session) == 1
     assert session[0]["indicator"] == "critical"

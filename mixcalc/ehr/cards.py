@@ -18,7 +18,7 @@ from .chart import ChartReading
 from .check import OrderCheck
 from .exact import ExactAnswer
 
-__all__ = ["OVERRIDE_REASONS", "SUMMARY_LIMIT", "Cards", "percent"]
+__all__ = ["OVERRIDE_REASONS", "SUMMARY_LIMIT", "Cards", "SessionLine", "percent"]
 
 #: A card summary is under 140 characters (CDS Hooks 2.0).
 SUMMARY_LIMIT = 139
@@ -117,6 +117,14 @@ def chart_section(chart: ChartReading) -> str:
     return "\n\n".join(parts)
 
 
+@dataclass(frozen=True)
+class SessionLine:
+    """What the session card says on each order's card; ``over`` when together they exceed."""
+
+    text: str
+    over: bool
+
+
 @dataclass
 class Cards:
     formulary: Formulary
@@ -153,17 +161,22 @@ class Cards:
         else:
             self.add("warning", f"TPI order not checked: could not be read ({names})", detail)
 
-    def order(self, check: OrderCheck, chart: ChartReading, suggestion: dict[str, Any] | None, session: str) -> None:
+    def order(
+        self, check: OrderCheck, chart: ChartReading, suggestion: dict[str, Any] | None, session: SessionLine | None
+    ) -> None:
         assert check.answer is not None
         exact = check.exact
         assert exact is not None
         indicator, text = summary(check)
+        if session is not None and session.over and not check.over_limit:
+            # never "within limits" on an order that is over together with the others
+            text = clip(f"TPI mixture alone: {_loads(exact)}; with the session's other TPI orders over the maximum")
         warnings = _bullets([f"**{w.severity}** `{w.code}`: {w.message}" for w in check.answer.warnings])
         detail = (
             f"**{check.reading.label}**\n\n{table(exact, check)}"
             + (f"\n\n**Warnings**{warnings}" if warnings else "")
             + (f"\n\n**Notes**{_bullets(check.notes)}" if check.notes else "")
-            + (f"\n\n{session}" if session else "")
+            + (f"\n\n{session.text}" if session is not None else "")
             + f"\n\n{chart_section(chart)}"
         )
         extra: dict[str, Any] = {}

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..errors import PlanError
-from ..formulary import Formulary
+from ..formulary import AgentClass, Formulary
 from ..plan import plan_mixture
 from ..schema import MAX_PRIOR_DOSES, MixtureRequest, MixtureResponse
 from ..units import MG, Amount
@@ -71,13 +71,16 @@ def _prior(chart: ChartReading, extra: Mapping[str, Decimal]) -> list[dict[str, 
 
 
 def plan_with(
-    request: Mapping[str, Any], chart: ChartReading, formulary: Formulary, extra_prior: Mapping[str, Decimal] = {}
+    request: Mapping[str, Any],
+    chart: ChartReading,
+    formulary: Formulary,
+    extra_prior: Mapping[str, Decimal] | None = None,
 ) -> tuple[MixtureRequest, MixtureResponse] | str:
     """The request with the chart's patient and prior doses (plus ``extra_prior``), and its
     plan; or why it cannot be computed (the field and the reason)."""
     try:
         full = MixtureRequest.model_validate(
-            {**request, "patient": dict(chart.facts) or None, "prior_doses": _prior(chart, extra_prior)}
+            {**request, "patient": dict(chart.facts) or None, "prior_doses": _prior(chart, extra_prior or {})}
         )
         return full, plan_mixture(full, formulary)
     except ValidationError as exc:
@@ -124,7 +127,7 @@ def local_anesthetic_doses(check: OrderCheck, formulary: Formulary) -> dict[str,
     return {
         agent: dose
         for agent, dose in doses.items()
-        if formulary.agents_by_id[agent].agent_class.value == "local-anesthetic" and dose > 0
+        if formulary.agents_by_id[agent].agent_class is AgentClass.LOCAL_ANESTHETIC and dose > 0
     }
 
 

@@ -118,6 +118,10 @@ class Product(_Cited):
     strength: ConcentrationField
     epinephrine: ConcentrationField | None = None
 
+    def matches(self, system: object, code: object) -> bool:
+        short, wanted = self.code.split(":", 1)
+        return isinstance(code, str) and system in SYSTEMS.get(short, ()) and code == wanted
+
     @property
     def strength_mg_per_ml(self) -> Decimal:
         return self.strength.in_(MG_PER_ML)

@@ -30,7 +30,7 @@ from typing import Any
 from .. import display
 from ..formulary import Formulary
 from ..units import MG as _MG
-from .cards import Cards, clip, percent, summary
+from .cards import Cards, SessionLine, clip, percent, summary
 from .chart import CHART_PREFETCH, HEIGHT_LOINC, LOINC, WEIGHT_LOINC, ChartReading, read_chart
 from .check import OrderCheck, check_order, local_anesthetic_doses, others, plan_with
 from .codes import CodeTables
@@ -105,7 +105,7 @@ def _over_maximum(check: OrderCheck, formulary: Formulary) -> list[str]:
     return over
 
 
-def _session(checks: list[OrderCheck], chart: ChartReading, formulary: Formulary, out: Cards) -> dict[str, str]:
+def _session(checks: list[OrderCheck], chart: ChartReading, formulary: Formulary, out: Cards) -> dict[str, SessionLine]:
     """The session card; returns, per order label, a line for that order's card."""
     doses = [local_anesthetic_doses(c, formulary) for c in checks]
     giving = [i for i, d in enumerate(doses) if d]
@@ -148,7 +148,10 @@ def _session(checks: list[OrderCheck], chart: ChartReading, formulary: Formulary
         )
         return {}
     shown = percent(combined)
-    line = f"**Session:** the {len(giving)} TPI orders together give {shown} of the local anesthetic maximum."
+    line = SessionLine(
+        f"**Session:** the {len(giving)} TPI orders together give {shown} of the local anesthetic maximum.",
+        over=combined > 1,
+    )
     detail = (
         f"Local anesthetic from all {len(giving)} TPI orders in this session (and any given earlier today) adds up "
         f"to **{shown}** of the maximum for this patient (each agent's dose over its maximum, summed):"
@@ -244,7 +247,7 @@ def hook_response(
                         {"type": "update", "description": f"{label}: {summary(result)[1]}", "resource": updated}
                     ],
                 }
-        out.order(check, chart, suggestion, session.get(check.reading.label, ""))
+        out.order(check, chart, suggestion, session.get(check.reading.label))
     if chart.not_checked or chart.cautions:
         lines = [*chart.cautions, *(f"not checked: {n}" for n in chart.not_checked)]
         out.add(

@@ -120,7 +120,7 @@ def name_concept(concept: Mapping[str, Any], formulary: Formulary, tables: CodeT
     for coding in codings:
         system, code = json_str(coding.get("system"), 200), json_str(coding.get("code"), 64)
         for product in tables.products:
-            if _product_matches(product.code, system, code) and product.agent in formulary.agents_by_id:
+            if product.matches(system, code) and product.agent in formulary.agents_by_id:
                 return Named(
                     label,
                     formulary.agents_by_id[product.agent],
@@ -150,10 +150,7 @@ def name_concept(concept: Mapping[str, Any], formulary: Formulary, tables: CodeT
         for entry in tables.agents
         if entry.agent in formulary.agents_by_id and entry.matches_text(words) is not None
     ]
-    # "bupivacaine" is inside "levobupivacaine" only as a whole word elsewhere: keep the longest.
-    named_ids = {a.id for a in named_by_text}
-    if "levobupivacaine" in named_ids and " bupivacaine " not in words.replace(" levobupivacaine ", " "):
-        named_ids.discard("bupivacaine")
+    named_ids = {a.id for a in named_by_text}  # whole words: "levobupivacaine" is not "bupivacaine"
     if agent is None:
         if len(named_ids) > 1:
             return Named(label, several=tuple(sorted(named_ids)))
@@ -166,13 +163,6 @@ def name_concept(concept: Mapping[str, Any], formulary: Formulary, tables: CodeT
         return Named(label, is_epinephrine=epinephrine_named, how="epinephrine" if epinephrine_named else "")
     epinephrine = _text_epinephrine(joined) if epinephrine_named else None
     return Named(label, agent, _text_strength(joined), epinephrine, how=how)
-
-
-def _product_matches(entry: str, system: str | None, code: str | None) -> bool:
-    from .codes import SYSTEMS
-
-    short, wanted = entry.split(":", 1)
-    return code is not None and system in SYSTEMS.get(short, ()) and code == wanted
 
 
 # --- finding the Medication -------------------------------------------------------------------

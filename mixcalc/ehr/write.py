@@ -31,7 +31,6 @@ What we write (:func:`medication_request`), for an answer and the request it cam
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -234,8 +233,3 @@ def medication_request(
     if issues:
         resource["detectedIssue"] = [{"reference": f"#{issue['id']}"} for issue in issues]
     return resource
-
-
-def contained_ids(resource: Mapping[str, Any]) -> frozenset[str]:
-    """The ids of an order's contained resources (for tests and readers)."""
-    return frozenset(str(c.get("id")) for c in resource.get("contained", ()) if isinstance(c, Mapping))
