@@ -602,3 +602,26 @@ def test_the_suggestion_on_an_ehr_order_is_a_valid_order_under_every_limit(
     again = order_cards(cards_of(dev, call(updated)))
     assert again[0]["indicator"] != "critical", again[0]["summary"]
     assert "3 mL per site" in suggestion["label"]  # 300 mg / 10 sites / 10 mg/mL
+
+
+def test_a_check_that_does_not_finish_in_time_answers_a_warning_not_silence(
+    dev: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading as _threading
+
+    from mixcalc.api import cds as routes
+
+    release = _threading.Event()
+
+    def stuck(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        release.wait(5)
+        return {"cards": []}
+
+    monkeypatch.setattr(routes, "hook_response", stuck)
+    monkeypatch.setattr(routes, "HOOK_SECONDS", 0.05)
+    try:
+        cards = cards_of(dev, call(r4_order("slow", _q(1, "mL"))))
+    finally:
+        release.set()
+    assert [c["indicator"] for c in cards] == ["warning"]
+    assert "not checked" in cards[0]["detail"]
