@@ -25,7 +25,7 @@ from mixcalc.ehr.codes import default_tables, load_tables
 from mixcalc.ehr.fetch import complete_call
 from mixcalc.ehr.hook import hook_response
 from mixcalc.ehr.jsonsafe import LARGEST, SMALLEST, bounded_count, bounded_decimal
-from mixcalc.ehr.orders import name_concept
+from mixcalc.ehr.names import name_concept
 from mixcalc.errors import FormularyError
 from mixcalc.formulary import Formulary
 

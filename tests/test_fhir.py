@@ -18,7 +18,8 @@ from fhir.resources.R4B.medicationrequest import MedicationRequest
 from mixcalc import plan_mixture
 from mixcalc.ehr.codes import default_tables
 from mixcalc.ehr.jsonsafe import UCUM
-from mixcalc.ehr.orders import mixcalc_request, read_order, same_order
+from mixcalc.ehr.orders import read_order
+from mixcalc.ehr.roundtrip import mixcalc_request, same_order
 from mixcalc.ehr.write import RXNORM, SNOMED, medication_request
 from mixcalc.formulary import Formulary
 from mixcalc.schema import MixtureRequest

@@ -5,7 +5,9 @@
 * :mod:`~mixcalc.ehr.exact`: the one place numbers are taken from a computed answer;
 * :mod:`~mixcalc.ehr.write`: a mixture as a FHIR ``MedicationRequest`` (with
   ``DetectedIssue`` for its warnings);
+* :mod:`~mixcalc.ehr.names`: what a coded concept names (agent, strength, epinephrine);
 * :mod:`~mixcalc.ehr.orders`: reading EHR orders (R4 and DSTU2 shapes);
+* :mod:`~mixcalc.ehr.roundtrip`: our own orders read back through our extension;
 * :mod:`~mixcalc.ehr.chart`: reading the chart (patient, allergies, conditions,
   medications, doses given today);
 * :mod:`~mixcalc.ehr.check`: one order planned by the core;

@@ -24,8 +24,9 @@ from ..formulary import AgentClass, Condition, Formulary
 from ..schema import PatientRequest
 from ..units import Amount
 from .codes import ChartRule, CodeTables, normal_words
-from .jsonsafe import bounded_decimal, json_array, json_object, json_str, quantity_code
-from .orders import medication_references, name_concept
+from .jsonsafe import MASS, bounded_decimal, json_array, json_object, json_str, quantity_code
+from .names import name_concept
+from .orders import medication_references
 
 __all__ = ["CHART_PREFETCH", "ChartReading", "read_chart"]
 
@@ -46,7 +47,6 @@ _HEIGHT_UNITS = {"cm": "cm", "m": "m", "[in_i]": "[in_i]", "in": "[in_i]"}
 _INACTIVE = frozenset({"inactive", "resolved", "remission"})
 _REFUTED = frozenset({"refuted", "entered-in-error"})
 _GIVEN = frozenset({"completed", "in-progress"})
-_MASS = {"mg": Decimal(1), "ug": Decimal("0.001"), "g": Decimal(1000)}
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MAX_ENTRIES = 500
 
@@ -375,8 +375,8 @@ def _administered_dose(item: Mapping[str, Any], strength: Decimal | None) -> Dec
     code = quantity_code(dose)
     if value is None or code is None or value < 0:
         return None
-    if code in _MASS:
-        return value * _MASS[code]
+    if code in MASS:
+        return value * MASS[code]
     if code in ("mL", "L") and strength is not None:
         return value * (1000 if code == "L" else 1) * strength
     return None

@@ -22,7 +22,8 @@ from ..schema import MAX_PRIOR_DOSES, MixtureRequest, MixtureResponse
 from ..units import MG, Amount
 from .chart import ChartReading
 from .exact import ExactAnswer, exact_answer
-from .orders import OrderReading, mixcalc_request, same_order
+from .orders import OrderReading
+from .roundtrip import mixcalc_request, same_order
 from .write import medication_request
 
 __all__ = ["OrderCheck", "check_order", "local_anesthetic_doses", "others", "plan_with"]

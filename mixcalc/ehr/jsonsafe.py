@@ -14,8 +14,11 @@ from typing import Any
 
 __all__ = [
     "LARGEST",
+    "MASS",
     "SMALLEST",
     "UCUM",
+    "VOLUME",
+    "amount",
     "bounded_count",
     "bounded_decimal",
     "first",
@@ -102,3 +105,18 @@ def quantity_code(quantity: Mapping[str, Any]) -> str | None:
     return {"ml": "mL", "mcg": "ug", "µg": "ug", "l": "L", "milligram": "mg", "milliliter": "mL"}.get(
         folded.lower(), folded
     )
+
+
+#: UCUM mass and volume codes -> factor to mg and mL.
+MASS: Mapping[str, Decimal] = {"mg": Decimal(1), "ug": Decimal("0.001"), "g": Decimal(1000)}
+VOLUME: Mapping[str, Decimal] = {"mL": Decimal(1), "L": Decimal(1000)}
+
+
+def amount(quantity: object, units: Mapping[str, Decimal]) -> Decimal | None:
+    """A FHIR Quantity in one of ``units`` (code -> factor to the base unit), in the base
+    unit; None when it is not a bounded, non-negative number in one of them."""
+    q = json_object(quantity)
+    value, code = bounded_decimal(q.get("value")), quantity_code(q)
+    if value is None or code is None or code not in units or value < 0:
+        return None
+    return value * units[code]

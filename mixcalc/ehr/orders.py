@@ -12,8 +12,9 @@ What names the drug (first match wins):
   the concentration in what is injected; else its ``code`` as one product;
 * a concept names an agent by a product code in the code tables (agent, strength,
   epinephrine), by an ingredient code (RxNorm, SNOMED CT substance) or by name in its
-  text or codings' display ("lidocaine HCl 1 % injection": agent, 1 % = 10 mg/mL, and an
-  epinephrine ratio such as 1:100,000 when written).
+  text (:mod:`mixcalc.ehr.names`).
+
+Our own orders are first read back through our extension (:mod:`mixcalc.ehr.roundtrip`).
 
 The dose: R4 ``dosageInstruction[0].doseAndRate[].doseQuantity`` (or the upper end of
 ``doseRange``), DSTU2 ``dosageInstruction[0].doseQuantity``; in mL or mg.  The number of
@@ -39,25 +40,21 @@ from ..formulary import Agent, AgentClass, Formulary
 from ..mixture import choose_syringes, draw_volumes
 from ..schema import MAX_SITES, MAX_VOLUME_PER_SITE_ML
 from ..units import MG_PER_ML, ML, Amount
-from .codes import CodeTables, normal_words
-from .jsonsafe import bounded_count, bounded_decimal, first, json_array, json_object, json_str, quantity_code
-from .write import COMPONENT_EXTENSION, ORDER_EXTENSION, RXNORM
+from .codes import CodeTables
+from .jsonsafe import MASS, VOLUME, amount, bounded_count, first, json_array, json_object, json_str, quantity_code
+from .names import Named, name_concept
 
 __all__ = [
+    "ORDER_TYPES",
     "Named",
     "OrderReading",
-    "mixcalc_request",
+    "medication_references",
     "name_concept",
     "order_label",
     "read_order",
-    "same_order",
+    "unresolved_reference",
 ]
 
-_MASS = {"mg": Decimal(1), "ug": Decimal("0.001"), "g": Decimal(1000)}
-_VOLUME = {"mL": Decimal(1), "L": Decimal(1000)}
-_PERCENT = re.compile(r"(?<![\d.])(\d{1,2}(?:\.\d{1,3})?)\s*%")
-_MG_PER_ML = re.compile(r"(?<![\d.])(\d{1,4}(?:\.\d{1,3})?)\s*mg\s*/\s*(\d{1,3}(?:\.\d{1,3})?)?\s*ml\b", re.I)
-_RATIO = re.compile(r"(?<![\d.])1\s*:\s*(\d{1,3}(?:,\d{3})+|\d{3,7})(?![\d,])")
 #: "6 sites", "6 trigger points", "6 trigger point sites", "6 tender points" (not a bare
 #: "7 points", which is as likely a pain score).
 _SITES = re.compile(
@@ -66,103 +63,6 @@ _SITES = re.compile(
     re.I,
 )
 ORDER_TYPES = frozenset({"MedicationRequest", "MedicationOrder"})
-
-
-@dataclass(frozen=True, slots=True)
-class Named:
-    """What one coded concept names: a formulary agent (or epinephrine), the strength and
-    epinephrine of the product when the code or text says, and how it was recognised."""
-
-    label: str
-    agent: Agent | None = None
-    strength: Decimal | None = None  # mg/mL
-    epinephrine: Decimal | None = None  # mg/mL
-    is_epinephrine: bool = False
-    how: str = ""
-    several: tuple[str, ...] = ()  # more than one agent named in one concept
-
-
-def _concept_label(concept: Mapping[str, Any]) -> str:
-    text = json_str(concept.get("text"), 80)
-    if text is not None:
-        return text.strip()
-    for coding in json_array(concept.get("coding")):
-        shown = json_str(json_object(coding).get("display"), 80) or json_str(json_object(coding).get("code"), 40)
-        if shown is not None:
-            return shown
-    return "an unnamed medication"
-
-
-def _text_strength(text: str) -> Decimal | None:
-    """The one strength a product's name states (1 % -> 10 mg/mL; 40 mg/mL), or None."""
-    found: set[Decimal] = set()
-    for match in _PERCENT.finditer(text):
-        found.add(Decimal(match.group(1)) * 10)
-    for match in _MG_PER_ML.finditer(text):
-        per = Decimal(match.group(2)) if match.group(2) else Decimal(1)
-        if per != 0:
-            found.add(Decimal(match.group(1)) / per)
-    return found.pop() if len(found) == 1 else None
-
-
-def _text_epinephrine(text: str) -> Decimal | None:
-    """The epinephrine ratio a product's name states (1:100,000 -> 0.01 mg/mL)."""
-    ratios = {Decimal(m.group(1).replace(",", "")) for m in _RATIO.finditer(text)}
-    if len(ratios) != 1:
-        return None
-    return Decimal(1000) / ratios.pop()
-
-
-def name_concept(concept: Mapping[str, Any], formulary: Formulary, tables: CodeTables) -> Named:
-    """What a CodeableConcept names (see the module docstring)."""
-    label = _concept_label(concept)
-    codings = [json_object(c) for c in json_array(concept.get("coding"))][:32]
-    for coding in codings:
-        system, code = json_str(coding.get("system"), 200), json_str(coding.get("code"), 64)
-        for product in tables.products:
-            if product.matches(system, code) and product.agent in formulary.agents_by_id:
-                return Named(
-                    label,
-                    formulary.agents_by_id[product.agent],
-                    product.strength_mg_per_ml,
-                    product.epinephrine_mg_per_ml,
-                    how=f"product code {code}",
-                )
-    texts = [label] + [t for c in codings if (t := json_str(c.get("display"), 200)) is not None]
-    words = normal_words(" ".join(texts))
-    joined = " ".join(texts)
-    agent: Agent | None = None
-    how = ""
-    for coding in codings:
-        system, code = json_str(coding.get("system"), 200), json_str(coding.get("code"), 64)
-        for entry in tables.agents:
-            if entry.agent in formulary.agents_by_id and entry.matches_code(system, code):
-                agent, how = formulary.agents_by_id[entry.agent], f"code {code}"
-                break
-        else:
-            if system == RXNORM and code is not None:
-                agent = next((a for a in formulary.agents if a.rxnorm == code), None)
-                how = f"RxNorm {code}" if agent else ""
-        if agent is not None:
-            break
-    named_by_text = [
-        formulary.agents_by_id[entry.agent]
-        for entry in tables.agents
-        if entry.agent in formulary.agents_by_id and entry.matches_text(words) is not None
-    ]
-    named_ids = {a.id for a in named_by_text}  # whole words: "levobupivacaine" is not "bupivacaine"
-    if agent is None:
-        if len(named_ids) > 1:
-            return Named(label, several=tuple(sorted(named_ids)))
-        if named_ids:
-            agent, how = formulary.agents_by_id[named_ids.pop()], "name in text"
-    epinephrine_named = any(tables.epinephrine.matches_code(c.get("system"), c.get("code")) for c in codings) or (
-        tables.epinephrine.matches_text(words) is not None
-    )
-    if agent is None:
-        return Named(label, is_epinephrine=epinephrine_named, how="epinephrine" if epinephrine_named else "")
-    epinephrine = _text_epinephrine(joined) if epinephrine_named else None
-    return Named(label, agent, _text_strength(joined), epinephrine, how=how)
 
 
 # --- finding the Medication -------------------------------------------------------------------
@@ -242,19 +142,11 @@ def _ratio_strength(ratio: object) -> tuple[Decimal | None, bool]:
     strength = json_object(ratio)
     if not strength:
         return None, False
-    mass = _amount(strength.get("numerator"), _MASS)
-    volume = _amount(strength.get("denominator"), _VOLUME)
+    mass = amount(strength.get("numerator"), MASS)
+    volume = amount(strength.get("denominator"), VOLUME)
     if mass is None or volume is None or volume == 0:
         return None, True
     return mass / volume, False
-
-
-def _amount(quantity: object, units: Mapping[str, Decimal]) -> Decimal | None:
-    q = json_object(quantity)
-    value, code = bounded_decimal(q.get("value")), quantity_code(q)
-    if value is None or code is None or code not in units or value < 0:
-        return None
-    return value * units[code]
 
 
 def _ingredients(medication: Mapping[str, Any], formulary: Formulary, tables: CodeTables) -> list[_Ingredient]:
@@ -316,7 +208,7 @@ def _dosage(resource: Mapping[str, Any]) -> _Dosage:
     if quantity is None:
         problems.append("the dose per site (dosageInstruction.doseAndRate.doseQuantity) is missing")
     else:
-        volume, mass = _amount(quantity, _VOLUME), _amount(quantity, _MASS)
+        volume, mass = amount(quantity, VOLUME), amount(quantity, MASS)
         if volume is not None and volume > 0:
             dose, unit = volume, "mL"
         elif mass is not None and mass > 0:
@@ -646,111 +538,3 @@ def _epinephrine_product(
         if best is not None:
             matches.append((agent, *best))
     return matches[0] if len(matches) == 1 else None
-
-
-# --- our own orders, read back ----------------------------------------------------------------
-
-
-def _contained_medication(resource: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    reference = json_object(resource.get("medicationReference")).get("reference")
-    if not isinstance(reference, str) or not reference.startswith("#"):
-        return None
-    for contained in json_array(resource.get("contained")):
-        item = json_object(contained)
-        if item.get("resourceType") == "Medication" and item.get("id") == reference[1:]:
-            return item
-    return None
-
-
-def _sub(extension: Mapping[str, Any], url: str) -> Mapping[str, Any]:
-    for part in json_array(extension.get("extension")):
-        if json_object(part).get("url") == url:
-            return json_object(part)
-    return {}
-
-
-def _extension(element: Mapping[str, Any], url: str) -> Mapping[str, Any] | None:
-    for item in json_array(element.get("extension")):
-        if json_object(item).get("url") == url:
-            return json_object(item)
-    return None
-
-
-def mixcalc_request(resource: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The request our own extensions describe (no patient), or None when the order does
-    not carry them whole.  The caller must check it reproduces the order's standard
-    fields (:func:`same_order`): an order edited after we wrote it no longer matches."""
-    medication = _contained_medication(resource)
-    raw = json_object(json_object(first(resource.get("dosageInstruction")).get("timing")).get("repeat")).get("count")
-    sites = bounded_count(raw, largest=MAX_SITES)
-    if medication is None or sites is None:
-        return None
-    components = []
-    for ingredient in json_array(medication.get("ingredient"))[:16]:
-        extension = _extension(json_object(ingredient), COMPONENT_EXTENSION)
-        if extension is None:
-            concept = json_object(json_object(ingredient).get("itemCodeableConcept"))
-            if normal_words(str(concept.get("text", ""))).strip() in {"epinephrine", "adrenaline"}:
-                continue
-            return None
-        agent = _sub(extension, "agent").get("valueCode")
-        if not isinstance(agent, str):
-            return None
-        component: dict[str, Any] = {"agent": agent}
-        for url, key, units in (
-            ("concentration", "concentration", "mg/mL"),
-            ("epinephrine", "epinephrine", "ug/mL"),
-            ("volumePerSite", "volume_per_site", "mL"),
-            ("dosePerSite", "dose_per_site", "mg"),
-        ):
-            quantity = _sub(extension, url).get("valueQuantity")
-            if quantity is None:
-                continue
-            value = bounded_decimal(json_object(quantity).get("value"))
-            if value is None or quantity_code(json_object(quantity)) != units:
-                return None
-            component[key] = Amount.of(value, units)
-        form = _sub(extension, "form").get("valueCode")
-        if isinstance(form, str):
-            component["form"] = form
-        components.append(component)
-    if not components:
-        return None
-    request: dict[str, Any] = {"sites": sites, "components": components}
-    order = _extension(resource, ORDER_EXTENSION)
-    if order is not None:
-        syringe = _amount(_sub(order, "syringe").get("valueQuantity"), _VOLUME)
-        if syringe is not None:
-            request["syringe"] = Amount.of(syringe, "mL")
-        rule = _sub(order, "dosingWeight").get("valueCode")
-        if isinstance(rule, str):
-            request["dosing_weight"] = rule
-    return request
-
-
-def _standard(resource: Mapping[str, Any]) -> tuple[Any, ...]:
-    """The fields a clinician signs: ingredients and strengths, sites, volume per site."""
-    medication = _contained_medication(resource) or {}
-    ingredients = []
-    for ingredient in json_array(medication.get("ingredient"))[:16]:
-        item = json_object(ingredient)
-        concept = json_object(item.get("itemCodeableConcept"))
-        codes = tuple(sorted(str(json_object(c).get("code")) for c in json_array(concept.get("coding"))[:8]))
-        strength = json_object(item.get("strength"))
-        ingredients.append(
-            (
-                codes,
-                str(concept.get("text", "")).lower(),
-                _amount(strength.get("numerator"), _MASS),
-                _amount(strength.get("denominator"), _VOLUME),
-            )
-        )
-    dosage = first(resource.get("dosageInstruction"))
-    count = bounded_count(json_object(json_object(dosage.get("timing")).get("repeat")).get("count"), largest=MAX_SITES)
-    volume = _amount(first(dosage.get("doseAndRate")).get("doseQuantity"), _VOLUME)
-    return tuple(sorted(ingredients, key=repr)), count, volume, len(json_array(resource.get("dosageInstruction")))
-
-
-def same_order(resource: Mapping[str, Any], regenerated: Mapping[str, Any]) -> bool:
-    """Whether two orders agree on every field a clinician signs."""
-    return _standard(resource) == _standard(regenerated)
