@@ -400,3 +400,21 @@ def json_values() -> st.SearchStrategy[object]:
         lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
         max_leaves=12,
     )
+
+
+# --- untrusted EHR JSON (issue 12) ------------------------------------------------------------
+
+#: Numbers an EHR (or anyone holding its key) may put where FHIR expects a quantity or count.
+hostile_json_numbers = st.one_of(
+    st.integers(),
+    st.integers(min_value=10**300, max_value=10**1000),
+    st.floats(allow_nan=False),
+    st.sampled_from([1e308, 1e-300, -0.0, 5e-324, 1_000_000, 10**4000 - 1]),
+)
+
+#: Any JSON value, nested a little: what a damaged FHIR field may hold.
+damaged_fhir_values = st.recursive(
+    st.none() | st.booleans() | hostile_json_numbers | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=8,
+)

@@ -29,7 +29,13 @@ from mixcalc import plan_mixture
 from mixcalc.api import create_app
 from mixcalc.api.cds_auth import BASE_URL_ENV, INSECURE_ENV, ISSUERS_ENV, CdsAuthSettings, Verifier
 from mixcalc.api.settings import SettingsError
-from mixcalc.cds import SUMMARY_LIMIT, check_order, hook_response, read_patient
+from mixcalc.ehr import hook as ehr_hook
+from mixcalc.ehr.cards import SUMMARY_LIMIT
+from mixcalc.ehr.chart import ChartReading, read_chart
+from mixcalc.ehr.check import OrderCheck
+from mixcalc.ehr.check import check_order as _check_order
+from mixcalc.ehr.codes import default_tables
+from mixcalc.ehr.orders import read_order
 from mixcalc.formulary import Formulary
 from mixcalc.schema import MixtureRequest
 
@@ -38,6 +44,25 @@ SIGN = "/cds-services/mixcalc-tpi-order-sign"
 SELECT = "/cds-services/mixcalc-tpi-order-select"
 BASE = "https://mixcalc.example.org"
 ISSUER = "https://ehr.example.org/"
+
+
+def _moment(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time().replace(hour=12), UTC)
+
+
+def hook_response(hook: str, body: dict[str, Any], formulary: Formulary, day: date, **kwargs: Any) -> dict[str, Any]:
+    return ehr_hook.hook_response(hook, body, formulary, default_tables(), _moment(day), **kwargs)
+
+
+def read_patient(prefetch: dict[str, Any], patient_id: str | None, day: date) -> ChartReading:
+    from mixcalc.formulary import default_formulary
+
+    return read_chart(prefetch, patient_id, _moment(day), default_formulary(), default_tables())
+
+
+def check_order(resource: dict[str, Any], chart: ChartReading, formulary: Formulary) -> OrderCheck:
+    reading = read_order(resource, formulary, default_tables(), {}, "order")
+    return _check_order(resource, reading, chart, formulary)
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -92,7 +117,7 @@ def test_discovery_lists_order_select_and_order_sign_with_prefetch(client: TestC
 
 
 def test_ehr_order_within_limits_gets_one_info_card_with_the_table(dev: TestClient, formulary: Formulary) -> None:
-    cards = _cards(dev, SIGN, fixture("order-sign-ehr.json"))
+    cards = [c for c in _cards(dev, SIGN, fixture("order-sign-ehr.json")) if not c["summary"].startswith("Chart:")]
     assert len(cards) == 1
     card = cards[0]
     assert card["indicator"] == "info"
@@ -112,7 +137,7 @@ def test_over_limit_order_gets_critical_cards_and_a_verified_suggestion(dev: Tes
     assert summary["summary"].startswith("TPI mixture exceeds a maximum dose")
     assert summary["overrideReasons"]
     assert all(reason["display"] for reason in summary["overrideReasons"])
-    assert {c["indicator"] for c in cards[1:]} == {"critical"}
+    assert {c["indicator"] for c in cards[1:] if not c["summary"].startswith("Chart:")} == {"critical"}
     assert summary["selectionBehavior"] == "at-most-one"
     (suggestion,) = summary["suggestions"]
     (action,) = suggestion["actions"]
@@ -132,9 +157,12 @@ def test_over_limit_order_gets_critical_cards_and_a_verified_suggestion(dev: Tes
     assert verdict[0]["indicator"] != "critical", verdict[0]
     # ... and it is the largest such volume: 0.1 mL more is over
     patient = read_patient(call["prefetch"], call["context"]["patientId"], _today())
-    from mixcalc.fhir import with_volume_per_site
+    from mixcalc.ehr.suggestion import with_volume_per_site
 
-    check = check_order(with_volume_per_site(original, volume + Decimal("0.1")), patient, formulary)
+    current = check_order(original, patient, formulary).volume_per_site
+    assert current is not None
+    bigger = volume + Decimal("0.1")
+    check = check_order(with_volume_per_site(original, bigger / current, bigger), patient, formulary)
     assert check.over_limit
 
 
@@ -142,18 +170,19 @@ def test_missing_prefetch_is_a_card_not_an_error(dev: TestClient) -> None:
     call = fixture("order-sign-ehr.json")
     del call["prefetch"]
     cards = _cards(dev, SIGN, call)
-    missing = cards[0]
+    missing = cards[-1]  # the chart card follows the order cards
     assert missing["indicator"] == "warning"
     assert "no body weight" in missing["summary"]
     assert "caps only" in missing["detail"]
+    assert "allergies" in missing["detail"]  # every chart fact not sent is named
     # the dose check still runs, on the caps
-    assert "weight_missing" in cards[1]["detail"]
+    assert "weight_missing" in cards[0]["detail"]
 
 
 def test_order_select_spec_shape_checks_only_the_selected_tpi_order(dev: TestClient) -> None:
     call = fixture("order-select-epinephrine.json")  # also holds a ServiceRequest and a tablet order
     cards = _cards(dev, SELECT, call)
-    missing, summary = cards
+    summary, missing = cards
     assert "no body weight" in missing["summary"]
     assert "epinephrine_total" in summary["detail"]
     assert "Total EPINEPHrine: 16 mcg" in summary["detail"]
@@ -171,6 +200,7 @@ def test_a_call_without_a_tpi_mixture_gets_no_cards(dev: TestClient) -> None:
 def test_an_unreadable_order_gets_a_card_naming_what_is_missing(dev: TestClient) -> None:
     call = fixture("order-sign-ehr.json")
     del call["context"]["draftOrders"]["entry"][0]["resource"]["dosageInstruction"][0]["timing"]
+    del call["context"]["draftOrders"]["entry"][0]["resource"]["dosageInstruction"][0]["text"]  # "6 ... sites"
     cards = _cards(dev, SIGN, call)
     assert cards[0]["indicator"] == "warning"
     assert "not checked" in cards[0]["summary"]
@@ -184,7 +214,7 @@ def test_prefetch_for_another_patient_is_not_used(formulary: Formulary) -> None:
     patient = read_patient(call["prefetch"], call["context"]["patientId"], _today())
     assert "weight" not in patient.facts
     assert "sex" not in patient.facts
-    assert any("not the patient" in m for m in patient.missing)
+    assert any("not the patient" in m for m in patient.not_checked)
 
 
 def test_weight_in_pounds_and_height_in_inches_are_converted(formulary: Formulary) -> None:
@@ -244,7 +274,7 @@ def test_round_trip_our_fhir_output_gets_the_json_api_verdict(
     assert check.answer == plan_mixture(EXAMPLE_REQUEST, formulary)  # the same answer, field for field
     assert check.answer.model_dump(mode="json") == answer.json()
 
-    (card,) = _cards(dev, SIGN, call)
+    (card,) = [c for c in _cards(dev, SIGN, call) if not c["summary"].startswith("Chart:")]
     expected = max((w["severity"] for w in answer.json()["warnings"]), key=["info", "warning", "critical"].index)
     assert card["indicator"] == expected
     assert "| triamcinolone acetonide | 10 mg | 60 mg | 80 mg | 75 % |" in card["detail"]
@@ -258,7 +288,7 @@ def test_round_trip_of_an_over_limit_mixture_keeps_the_critical_verdict(formular
     ]
     answer = plan_mixture(request, formulary)
     assert any(w.severity == "critical" for w in answer.warnings)
-    from mixcalc.fhir import medication_request
+    from mixcalc.ehr.write import medication_request
 
     order = medication_request(answer, MixtureRequest.model_validate(request), formulary, order_id="tpi-2")
     call = {"hook": "order-sign", "hookInstance": "x", "context": {"patientId": "1288992"}}

@@ -1,10 +1,14 @@
 """The EHR shell: a mixture as FHIR R4, and the CDS Hooks 2.0 service.
 
 * ``POST /v1/mixtures/fhir``: the body of ``POST /v1/mixtures``; the answer as a draft
-  ``MedicationRequest`` (``application/fhir+json``, see :mod:`mixcalc.fhir`).  A sibling
+  ``MedicationRequest`` (``application/fhir+json``, see :mod:`mixcalc.ehr.write`), its
+  warnings as contained ``DetectedIssue`` resources.  A sibling
   operation rather than content negotiation, so that each has one documented answer.
 * ``GET /cds-services``: discovery (open).
-* ``POST /cds-services/{id}``: a hook call, answered with cards (:mod:`mixcalc.cds`).
+* ``POST /cds-services/{id}``: a hook call, answered with cards (:mod:`mixcalc.ehr.hook`):
+  the prefetch is completed from the EHR's FHIR server when it sent one
+  (:mod:`mixcalc.ehr.fetch`, bounded), then the check runs in a worker thread under a
+  deadline, so the event loop (and ``/healthz``) never waits on it.
 * ``POST /cds-services/{id}/feedback``: acknowledged with an empty 200, as the spec says;
   nothing is stored (the service holds no state).
 
@@ -14,15 +18,22 @@ refusals are 401 problems; a replay store that does not answer, a 503.
 
 from __future__ import annotations
 
+import os
+import time
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any, Literal
 
+import anyio
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..cds import HOOKS, SUMMARY_LIMIT, discovery, hook_response
-from ..fhir import medication_request
+from ..ehr.cards import SUMMARY_LIMIT
+from ..ehr.codes import CodeTables, default_tables
+from ..ehr.fetch import complete_call
+from ..ehr.hook import HOOKS, discovery, hook_response
+from ..ehr.write import medication_request
 from ..formulary import Formulary
 from ..plan import plan_mixture
 from ..schema import MixtureRequest
@@ -30,9 +41,15 @@ from .cds_auth import CdsAuthError, CdsAuthSettings, CdsAuthUnavailable, Verifie
 from .middleware import KEY_OPTIONAL, document_security
 from .problems import documented, problem
 
-__all__ = ["FHIR_JSON", "install_cds"]
+__all__ = ["FETCH_SECONDS", "FHIR_JSON", "FHIR_SERVERS_ENV", "HOOK_SECONDS", "install_cds"]
 
 FHIR_JSON = "application/fhir+json"
+#: Time budget of a hook call: fetching from the EHR's FHIR server, then the check.
+FETCH_SECONDS = 3.0
+HOOK_SECONDS = 5.0
+#: Comma-separated URL prefixes of the FHIR servers hook calls may make us call (all https
+#: servers when unset).
+FHIR_SERVERS_ENV = "MIXCALC_CDS_FHIR_SERVERS"
 _SECURITY_SCHEME = "cdsJwt"
 
 
@@ -74,11 +91,17 @@ class HookRequest(_Open):
     )
     hookInstance: Annotated[str, Field(max_length=128)]
     fhirServer: str | None = None
-    fhirAuthorization: dict[str, Any] | None = Field(None, description="Not used: the service fetches nothing.")
+    fhirAuthorization: dict[str, Any] | None = Field(
+        None, description="Bearer token for fhirServer: what the prefetch lacks is fetched with it (bounded)."
+    )
     context: dict[str, Any] = Field(
         description="userId, patientId, encounterId, draftOrders (a Bundle of MedicationRequests), selections"
     )
-    prefetch: dict[str, Any] | None = Field(None, description="patient, weight, height (see discovery)")
+    prefetch: dict[str, Any] | None = Field(
+        None,
+        description="patient, weight, height, allergies, conditions, medications, statements, administrations "
+        "(see discovery)",
+    )
 
 
 class Source(_Open):
@@ -198,7 +221,8 @@ def _router() -> APIRouter:
         description=(
             "The same request and checks as `POST /v1/mixtures`; the answer is a draft FHIR R4 MedicationRequest "
             "(intent order) with the mixture as a contained Medication, ready to store and sign in an EHR. "
-            "Warnings are not part of the resource: check it with the CDS Hooks service."
+            "Critical and warning findings are contained DetectedIssue resources referenced from detectedIssue "
+            "(severity high for critical, moderate for warning)."
         ),
         response_class=FhirResponse,
         responses={
@@ -269,8 +293,26 @@ def _router() -> APIRouter:
         _: Annotated[None, _caller(feedback=False)],
     ) -> Any:
         hook = HOOKS[service_id]
-        today = datetime.now(UTC).date()
-        return hook_response(hook, call.model_dump(), request.app.state.formulary, today)
+        body = call.model_dump()
+        prefetch, references = await complete_call(
+            body, timeout=FETCH_SECONDS, allowed=request.app.state.cds_fhir_servers
+        )
+        body["prefetch"] = prefetch
+        tables: CodeTables = request.app.state.ehr_tables
+        deadline = time.monotonic() + HOOK_SECONDS
+        work = partial(
+            hook_response,
+            hook,
+            body,
+            request.app.state.formulary,
+            tables,
+            datetime.now(UTC),
+            references=references,
+            deadline=deadline,
+        )
+        with anyio.move_on_after(HOOK_SECONDS + 1):
+            return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+        return _late()
 
     @router.post(
         "/cds-services/{service_id}/feedback",
@@ -303,8 +345,26 @@ _JWT_SCHEME: dict[str, Any] = {
 }
 
 
+def _late() -> dict[str, Any]:
+    """The answer when the check did not finish in time: never an empty list."""
+    return {
+        "cards": [
+            {
+                "summary": "TPI dose check did not finish in time: doses not checked",
+                "indicator": "warning",
+                "detail": "mixcalc could not finish checking these orders within its time budget. "
+                "The doses were not checked: check them by hand or with a pharmacist.",
+                "source": {"label": "mixcalc"},
+            }
+        ]
+    }
+
+
 def install_cds(app: FastAPI, settings: CdsAuthSettings | None = None) -> None:
     """Adds the FHIR and CDS Hooks routes to ``app`` (settings: from the environment)."""
+    app.state.ehr_tables = default_tables()
+    servers = os.environ.get(FHIR_SERVERS_ENV, "")
+    app.state.cds_fhir_servers = tuple(s.strip() for s in servers.split(",") if s.strip())
     app.state.cds_verifier = Verifier(settings if settings is not None else CdsAuthSettings.from_env())
     app.add_exception_handler(_Refused, _on_refused)
     app.include_router(_router())

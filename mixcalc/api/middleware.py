@@ -89,6 +89,10 @@ class ApiKeys:
         await self.app(scope, receive, send)
 
 
+#: CDS Hooks calls carry whole order sessions (issue 12): they may be up to 1 MiB.
+CDS_MAX_BODY_BYTES = 1024 * 1024
+
+
 class _TooLarge(Exception):
     pass
 
@@ -115,8 +119,9 @@ class BodyLimit:
             )
             return
         declared = headers.get(b"content-length")
-        too_large = f"the request body is over {self.max_bytes} bytes"
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+        max_bytes = CDS_MAX_BODY_BYTES if scope["path"].startswith("/cds-services/") else self.max_bytes
+        too_large = f"the request body is over {max_bytes} bytes"
+        if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
             await _send_problem(send, 413, "request-body-too-large", "Request body too large", too_large)
             return
         received = 0
@@ -127,7 +132,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     raise _TooLarge
             return message
 
