@@ -127,7 +127,7 @@ def test_malformed_json_is_400(client: TestClient) -> None:
         (b"", 400, "empty-body"),
         (b"sites=6&components=lidocaine", 400, "malformed-json"),
         (b'{"sites": "\xc3\x28"}', 400, "invalid-encoding"),
-        (b"\xff\xfe{}", 400, "malformed-json"),
+        (b"\xff\xfe{}", 400, "invalid-encoding"),  # a UTF-16 byte order mark: not UTF-8
         (b"[]", 422, "invalid-request"),
         (b"null", 422, "invalid-request"),
         (b'{"sites": 6, "components": "lidocaine 1 %"}', 422, "invalid-request"),
