@@ -79,13 +79,10 @@ def problem_body(status: int, slug: str, title: str, detail: str, **extra: Any) 
 
 async def _send_problem(send: Send, status: int, slug: str, title: str, detail: str, **extra: Any) -> None:
     body = problem_body(status, slug, title, detail, **extra)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
+    headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())]
+    if status == 413:  # whatever is left of the body is not read: the connection ends with this answer
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -130,8 +127,8 @@ class Outermost:
             if message["type"] == "http.response.start":
                 started = True
                 headers = [*message.get("headers", []), *SECURITY_HEADERS]
-                if body_pending:  # answered before the body was read: the connection cannot be reused
-                    headers.append((b"connection", b"close"))
+                if body_pending and all(name != b"connection" for name, _ in headers):
+                    headers.append((b"connection", b"close"))  # answered before the body was read: not reusable
                 message = {**message, "headers": headers}
             elif head and message["type"] == "http.response.body" and message.get("body"):
                 message = {**message, "body": b""}
