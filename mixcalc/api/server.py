@@ -34,6 +34,7 @@ import functools
 import logging
 import math
 import re
+import weakref
 from typing import Any, Final
 
 import uvicorn
@@ -72,7 +73,7 @@ class _CycleTransport:
     __slots__ = ("_protocol", "_transport")
 
     def __init__(self, protocol: GuardedHttpToolsProtocol, transport: asyncio.Transport) -> None:
-        self._protocol = protocol
+        self._protocol = weakref.ref(protocol)  # no reference cycle through the protocol's cycle
         self._transport = transport
 
     def write(self, data: bytes) -> None:
@@ -82,7 +83,11 @@ class _CycleTransport:
         return self._transport.is_closing()
 
     def close(self) -> None:
-        self._protocol.close_after_answer()
+        protocol = self._protocol()
+        if protocol is None:
+            self._transport.close()
+        else:
+            protocol.close_after_answer()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
