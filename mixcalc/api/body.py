@@ -31,7 +31,7 @@ MAX_DEPTH: Final = 32
 #: Longest number accepted, in characters (a double has 17 significant digits).
 MAX_NUMBER_CHARS: Final = 40
 
-_STRING: Final = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_STRING: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # a JSON string, escapes included
 _NOT_BRACKETS: Final = bytes(b for b in range(256) if b not in b"[]{}")
 _SURROGATE_ESCAPE: Final = re.compile(rb"\\u[dD][89a-fA-F]")
 _SURROGATE: Final = re.compile("[\ud800-\udfff]")
@@ -45,11 +45,10 @@ class BodyRefused(Exception):
         super().__init__(f"{slug}: {detail}")
 
 
-def _depth_exceeds(body: bytes, limit: int) -> bool:
-    """Whether arrays and objects nest deeper than ``limit`` (brackets inside strings do not count)."""
-    brackets = _STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
+def _depth_exceeds(outside_strings: bytes, limit: int) -> bool:
+    """Whether arrays and objects nest deeper than ``limit`` (in a body without its strings)."""
     depth = 0
-    for byte in brackets:
+    for byte in outside_strings.translate(None, _NOT_BRACKETS):
         if byte in b"[{":
             depth += 1
             if depth > limit:
@@ -59,7 +58,15 @@ def _depth_exceeds(body: bytes, limit: int) -> bool:
     return False
 
 
+def _too_deep(body: bytes) -> bool:
+    """Whether arrays and objects nest deeper than :data:`MAX_DEPTH`, counted without parsing."""
+    if body.count(b"[") + body.count(b"{") <= MAX_DEPTH:
+        return False  # the usual body ends here
+    return _depth_exceeds(_STRING.sub(b"", body), MAX_DEPTH)
+
+
 def _number(text: str) -> float | int:
+    """A JSON number's value, its length bounded before conversion (int() of 4,000 digits is slow)."""
     if len(text) > MAX_NUMBER_CHARS:
         raise BodyRefused(
             "number-out-of-range", "Number out of range", f"a number has more than {MAX_NUMBER_CHARS} characters"
@@ -76,8 +83,12 @@ def _not_json(name: str) -> Any:
     raise BodyRefused("malformed-json", "Malformed JSON", f"{name} is not JSON (send numbers as numbers)")
 
 
+_DECODER: Final = json.JSONDecoder(parse_float=_number, parse_int=_number, parse_constant=_not_json)
+
+
 def _escape(key: str) -> str:
-    shown = key.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
+    """A key as a JSON pointer token; a lone surrogate in it shown as its escape (printable, loggable)."""
+    shown = _SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", key)
     return shown.replace("~", "~0").replace("/", "~1")
 
 
@@ -109,12 +120,12 @@ def check_json(body: bytes) -> Any:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise BodyRefused("invalid-encoding", "Invalid encoding", "the request body is not valid UTF-8") from None
-    if _depth_exceeds(body, MAX_DEPTH):
+    if _too_deep(body):
         raise BodyRefused(
             "json-too-deep", "JSON nested too deeply", f"arrays and objects nest more than {MAX_DEPTH} levels deep"
         )
     try:
-        document = json.loads(text, parse_float=_number, parse_int=_number, parse_constant=_not_json)
+        document = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         detail = f"the request body is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
         raise BodyRefused("malformed-json", "Malformed JSON", detail) from None
