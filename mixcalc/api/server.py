@@ -14,7 +14,8 @@ httptools protocol with what it lacks, per connection (limits from
 * a **lingering close**: when an answer is sent before the request body was read (an
   early 413, a 404), the protocol sends the answer and a FIN, then reads and discards the
   rest of the body, at most ``drain_bytes`` and the body deadline, before closing;
-* a **connection bound**: over ``max_connections`` a new connection gets a 503 and is closed.
+* a **connection bound**: over ``max_connections`` a new connection gets a 503 and is closed;
+* what is not HTTP/1.1 at all gets a 400 problem (uvicorn's own answer is plain text).
 
 Shutdown is uvicorn's: on SIGTERM it stops accepting, closes idle connections, lets
 requests in flight finish (``Connection: close``) for ``shutdown_grace`` seconds, then
@@ -234,6 +235,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.write_eof()
         self.flow.resume_reading()
         self._body_timer = self.loop.call_later(self.limits.body_timeout, self.transport.close)
+
+    def send_400_response(self, msg: str) -> None:
+        """What the parser cannot read is a problem too (uvicorn's own is plain text)."""
+        self.transport.write(
+            _raw_problem(400, "malformed-request", "Malformed request", "the request is not valid HTTP/1.1")
+        )
+        self.transport.close()
 
     def timeout_keep_alive_handler(self) -> None:
         if not self._drain_left:

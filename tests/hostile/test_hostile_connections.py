@@ -150,6 +150,20 @@ def test_an_unread_body_after_a_404_is_drained_then_the_connection_closes(server
     assert ending == "closed"
 
 
+@pytest.mark.parametrize(
+    "garbage",
+    [b"HELLO\r\n\r\n", b"GET / HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n"],
+)
+def test_what_is_not_http_is_a_400_problem(server: Server, garbage: bytes) -> None:
+    with server.connect() as sock:
+        sock.sendall(garbage)
+        raw, _, ending = read_all(sock)
+    assert status_of(raw) == 400, raw[:200]
+    assert raw_body(raw)["type"] == "https://mixcalc.example/problems/malformed-request"
+    assert all(name in raw_headers(raw) for name in SECURITY_HEADERS)
+    assert ending == "closed"
+
+
 def test_the_server_names_no_software_and_redirects_nothing(server: Server) -> None:
     answer = server.request("GET", "/healthz/")
     assert answer.status == 404
