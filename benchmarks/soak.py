@@ -5,7 +5,9 @@
 Starts ``mixcalc serve`` on a free loopback port, warms it up for 10 s, then sends a
 bounded, self-stopping wrk load in 30-second segments: the typical request, an over-limit
 plan (200 with a critical warning), a patient out of range and an unknown agent (422),
-and malformed JSON (400), in turn, each checked for its status.  Prints requests, errors,
+malformed JSON (400), and hostile bodies (issue 13): 486 nested brackets, a lone surrogate
+in a patient field, a 4,000-digit number, NaN (400 each) and a body over 64 KiB (413,
+which also closes the connection), in turn, each checked for its status.  Prints requests, errors,
 latency percentiles and the server's resident memory at the start (after warm-up) and
 after every segment.  Exits 1 unless there were zero errors and memory grew under 10 %.
 """
@@ -27,12 +29,22 @@ OVER_LIMIT = {
 OUT_OF_RANGE = {**TYPICAL, "patient": {"weight": "4000 kg"}}
 UNKNOWN_AGENT = {**TYPICAL, "components": [{"agent": "lidocane", "concentration": "1 %", "volume_per_site": "1 mL"}]}
 
+DEEP = b'{"sites": 6, "components": ' + b"[" * 486 + b"]" * 486 + b"}"
+SURROGATE = json.dumps({**TYPICAL, "patient": {"weight": "70 kg", "sex": "\ud800"}}).encode()
+LONG_NUMBER = b'{"sites": ' + b"7" * 4000 + b"}"
+OVERSIZE = json.dumps({**TYPICAL, "padding": "x" * 70_000}).encode()
+
 BODIES = [
     (json.dumps(TYPICAL).encode(), 200),
     (json.dumps(OVER_LIMIT).encode(), 200),
     (json.dumps(OUT_OF_RANGE).encode(), 422),
     (json.dumps(UNKNOWN_AGENT).encode(), 422),
     (b'{"sites": 6, "components": [', 400),
+    (DEEP, 400),
+    (SURROGATE, 400),
+    (LONG_NUMBER, 400),
+    (b'{"sites": NaN}', 400),
+    (OVERSIZE, 413),
 ]
 SEGMENT_SECONDS = 30
 MAX_GROWTH = 0.10
@@ -52,7 +64,8 @@ def main() -> int:
     print(f"machine: {machine()}")
     print(
         f"load: wrk, 1 thread, {args.connections} connections, {segments} × {SEGMENT_SECONDS} s, "
-        f"{len(BODIES)} bodies in turn (200, 200, 422, 422, 400); server: {args.workers} worker(s)"
+        f"{len(BODIES)} bodies in turn ({', '.join(str(status) for _, status in BODIES)}); "
+        f"server: {args.workers} worker(s)"
     )
     with serve(command, "/v1/mixtures", BODIES[0][0], port) as server:
         wrk(server.url, BODIES, seconds=10, connections=args.connections)

@@ -398,19 +398,19 @@ exit status: 0 no warning (info notes do not count), 1 warnings to weigh,
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from .api.settings import Settings
+    from .api import server
+    from .api.settings import ServerLimits, Settings
 
     if args.formulary:
         os.environ[FORMULARY_ENV] = args.formulary
     try:
         load_formulary()  # fail before binding the port, with file, key and problem
         Settings.from_env()  # and with a malformed setting named
+        ServerLimits.from_env()
     except MixcalcError as exc:
         print(f"mixcalc serve: {exc}", file=sys.stderr)
         return 2
-    uvicorn.run("mixcalc.api:app", host=args.host, port=args.port, workers=args.workers, log_level=args.log_level)
+    server.run(args.host, args.port, workers=args.workers, log_level=args.log_level)  # limits, logs: see server
     return 0
 
 
@@ -422,7 +422,9 @@ def parser() -> argparse.ArgumentParser:
     )
     commands = top.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the HTTP API")
+    serve = commands.add_parser(
+        "serve", help="run the HTTP API (limits and timeouts: MIXCALC_* settings, see mixcalc.api.server)"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1, help="worker processes (the service is stateless)")

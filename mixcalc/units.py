@@ -242,9 +242,11 @@ def _show(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-_NUMBER = r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+"
-_QUANTITY_RE: Final = re.compile(rf"^\s*(?P<number>{_NUMBER})\s*(?P<unit>[^\s\d.,+-][^\s]*)\s*$")
-_RATIO_RE: Final = re.compile(r"^\s*1\s*:\s*(?P<n>\d{1,3}(?:,\d{3})+|\d+)\s*$")
+# Digits are ASCII 0-9 only: Python's \d and Decimal() also read other scripts' digits
+# ("٠.٥ mL" as 0.5 mL, "１ mL" as 1 mL), which the person checking the order may not read so.
+_NUMBER = r"[+-]?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?|[+-]?\.[0-9]+"
+_QUANTITY_RE: Final = re.compile(rf"^\s*(?P<number>{_NUMBER})\s*(?P<unit>[^\s0-9.,+-][^\s]*)\s*$")
+_RATIO_RE: Final = re.compile(r"^\s*1\s*:\s*(?P<n>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)\s*$")
 _MAX_DIGITS: Final = 12
 
 

@@ -54,6 +54,7 @@ __all__ = [
     "doses_per_site",
     "epinephrine_ratio_text",
     "heights_cm",
+    "json_documents",
     "json_values",
     "lidocaine_component",
     "local_anesthetic_components",
@@ -418,3 +419,24 @@ damaged_fhir_values = st.recursive(
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
     max_leaves=8,
 )
+
+
+# --- JSON bodies (the body guard, tests/hostile) -------------------------------------------
+
+
+def json_documents(max_leaves: int = 12) -> st.SearchStrategy[Any]:
+    """JSON documents as ``json.loads`` returns them, within the body guard's limits: nested
+    at most ``max_leaves`` deep (< 32), finite numbers of under 40 characters, text without
+    lone surrogates (Hypothesis's default alphabet excludes them)."""
+    scalars = (
+        st.none()
+        | st.booleans()
+        | st.integers(min_value=-(10**30), max_value=10**30)
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(max_size=20)
+    )
+    return st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+        max_leaves=max_leaves,
+    )

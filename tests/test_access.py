@@ -9,7 +9,7 @@ from conftest import EXAMPLE_REQUEST
 from fastapi.testclient import TestClient
 
 from mixcalc.api import create_app
-from mixcalc.api.settings import API_KEYS_ENV, CORS_ORIGINS_ENV, Settings, SettingsError
+from mixcalc.api.settings import API_KEYS_ENV, CORS_ORIGINS_ENV, ServerLimits, Settings, SettingsError
 from mixcalc.formulary import Formulary
 
 KEY = "k3y-for-the-ward-0001"
@@ -113,3 +113,35 @@ def test_the_contract_documents_the_optional_key(keyed: TestClient) -> None:
     operation = document["paths"]["/v1/mixtures"]["post"]
     assert operation["security"] == [{"apiKey": []}, {}]
     assert "401" in operation["responses"]
+
+
+def test_the_server_limits_default_to_bounded_values() -> None:
+    limits = ServerLimits.from_env({})
+    assert limits == ServerLimits()
+    assert (limits.header_timeout, limits.body_timeout, limits.keep_alive, limits.shutdown_grace) == (10, 10, 5, 10)
+    assert (limits.max_header_bytes, limits.max_connections) == (16384, 1000)
+
+
+def test_the_server_limits_are_read_from_the_environment() -> None:
+    limits = ServerLimits.from_env(
+        {"MIXCALC_HEADER_TIMEOUT": "2.5", "MIXCALC_SHUTDOWN_GRACE": "30", "MIXCALC_MAX_HEADER_BYTES": "8192"}
+    )
+    assert (limits.header_timeout, limits.shutdown_grace, limits.max_header_bytes) == (2.5, 30, 8192)
+    assert limits.body_timeout == 10
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [
+        ("MIXCALC_HEADER_TIMEOUT", "ten"),
+        ("MIXCALC_BODY_TIMEOUT", "0"),
+        ("MIXCALC_KEEP_ALIVE", "nan"),
+        ("MIXCALC_SHUTDOWN_GRACE", "1e9"),
+        ("MIXCALC_MAX_HEADER_BYTES", "100"),
+        ("MIXCALC_MAX_CONNECTIONS", "-5"),
+    ],
+)
+def test_a_malformed_server_limit_stops_start_up_naming_it(name: str, raw: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        ServerLimits.from_env({name: raw})
+    assert caught.value.setting == name

@@ -21,6 +21,48 @@ def test_committed_openapi_matches_the_app() -> None:
     assert committed == render(spec()), f"openapi/openapi.json is out of date; regenerate it with: {REGENERATE}"
 
 
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        return ([node["$ref"]] if isinstance(node.get("$ref"), str) else []) + [
+            ref for value in node.values() for ref in _refs(value)
+        ]
+    if isinstance(node, list):
+        return [ref for value in node for ref in _refs(value)]
+    return []
+
+
+def _resolve(document: dict[str, Any], ref: str) -> Any:
+    assert ref.startswith("#/"), ref
+    node: Any = document
+    for part in ref[2:].split("/"):
+        node = node[part.replace("~1", "/").replace("~0", "~")]
+    return node
+
+
+def test_every_ref_in_the_openapi_document_resolves() -> None:
+    document = json.loads((ROOT / "openapi" / "openapi.json").read_text(encoding="utf-8"))
+    refs = _refs(document)
+    assert "#/components/schemas/Problem" in refs
+    assert "#/components/schemas/ProblemItem" in refs
+    unresolved = []
+    for ref in set(refs):
+        try:
+            _resolve(document, ref)
+        except (KeyError, AssertionError):
+            unresolved.append(ref)
+    assert unresolved == []
+
+
+def test_every_problem_answer_is_described_by_the_problem_schema() -> None:
+    document = json.loads((ROOT / "openapi" / "openapi.json").read_text(encoding="utf-8"))
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for status, answer in operation["responses"].items():
+                if int(status) >= 400:
+                    schema = answer["content"]["application/problem+json"]["schema"]
+                    assert schema == {"$ref": "#/components/schemas/Problem"}, (path, method, status)
+
+
 def test_committed_formulary_schema_matches_the_models() -> None:
     committed = (ROOT / "formulary" / "formulary.schema.json").read_text(encoding="utf-8")
     assert committed == render(formulary_schema()), f"formulary.schema.json is out of date; regenerate: {REGENERATE}"
@@ -132,7 +174,7 @@ def test_malformed_json_is_400(client: TestClient) -> None:
         (b"", 400, "empty-body"),
         (b"sites=6&components=lidocaine", 400, "malformed-json"),
         (b'{"sites": "\xc3\x28"}', 400, "invalid-encoding"),
-        (b"\xff\xfe{}", 400, "malformed-json"),
+        (b"\xff\xfe{}", 400, "invalid-encoding"),  # a UTF-16 byte order mark: not UTF-8
         (b"[]", 422, "invalid-request"),
         (b"null", 422, "invalid-request"),
         (b'{"sites": 6, "components": "lidocaine 1 %"}', 422, "invalid-request"),

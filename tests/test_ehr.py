@@ -277,6 +277,10 @@ def test_hostile_site_counts_are_refused_quickly(dev: TestClient, count: Any) ->
     order["dosageInstruction"][0]["text"] = "Inject"
     body = json.dumps(call(order), default=str)
     r = dev.post(SIGN, content=body, headers={"content-type": "application/json"})
+    if isinstance(count, int) and len(str(count)) > 40:  # the body guard refuses it before any parsing (issue 13)
+        assert r.status_code == 400, r.text
+        assert r.json()["type"].endswith("/number-out-of-range")
+        return
     assert r.status_code in (200, 422), r.text
     if r.status_code == 200:
         (card,) = order_cards(r.json()["cards"])

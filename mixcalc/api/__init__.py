@@ -1,4 +1,5 @@
-"""HTTP API: ``mixcalc.api:app`` for uvicorn or gunicorn, ``create_app()`` for tests."""
+"""HTTP API: ``mixcalc.api:app`` (served by ``mixcalc serve``, see :mod:`mixcalc.api.server`
+for the connection limits it adds), ``create_app()`` for tests."""
 
 from __future__ import annotations
 

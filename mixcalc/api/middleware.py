@@ -1,4 +1,14 @@
-"""ASGI middleware: API keys, a bound on request bodies, a JSON-only POST, security headers.
+"""ASGI middleware: the outermost guard, API keys, the body guard.
+
+* :class:`Outermost` wraps the whole app (outside Starlette's own error middleware): it
+  adds the security headers to every answer, serves ``HEAD`` wherever ``GET`` is served,
+  asks the server to close a connection whose request body was left unread, and answers
+  any failure that escapes the app with the 500 problem, logging one line (problem type,
+  route template, request id): never a traceback, never an exception's arguments.
+* :class:`ApiKeys` checks ``X-API-Key`` before the body is read.
+* :class:`BodyGuard` bounds every request body by path (413), requires JSON where the
+  route reads JSON (415), and reads JSON bodies through :func:`mixcalc.api.body.check_json`
+  (400 for bodies too deep, not UTF-8, with lone surrogates, ...) before the router runs.
 
 Each answers its own refusals as RFC 9457 problems before the router runs, so a caller
 without a key learns nothing about the body it sent.
@@ -9,12 +19,28 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
+import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["API_KEY_HEADER", "KEY_OPTIONAL", "ApiKeys", "BodyLimit", "SecurityHeaders", "document_security"]
+from .body import BodyRefused, check_json
+
+__all__ = [
+    "API_KEY_HEADER",
+    "KEY_OPTIONAL",
+    "REQUEST_ID",
+    "SECURITY_HEADERS",
+    "ApiKeys",
+    "BodyGuard",
+    "Outermost",
+    "document_security",
+]
+
+log = logging.getLogger("mixcalc.api")
 
 API_KEY_HEADER = "X-API-Key"
 #: OpenAPI ``security`` of ``/v1/`` operations: the key when keys are configured, else none.
@@ -33,27 +59,96 @@ def document_security(app: FastAPI, name: str, scheme: dict[str, Any]) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-_SECURITY_HEADERS = [
+#: Added to every HTTP answer, the 500 problem included.
+SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
     (b"cache-control", b"no-store"),
     (b"content-security-policy", b"default-src 'self'; frame-ancestors 'none'"),
 ]
+#: The scope key under which the 500 handler leaves the request id it answered with.
+REQUEST_ID = "mixcalc.request_id"
+_TYPE_BASE = "https://mixcalc.example/problems/"
 
 
-async def _send_problem(send: Send, status: int, slug: str, title: str, detail: str) -> None:
-    body = json.dumps(
-        {"type": f"https://mixcalc.example/problems/{slug}", "title": title, "status": status, "detail": detail}
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
+def problem_body(status: int, slug: str, title: str, detail: str, **extra: Any) -> bytes:
+    """An RFC 9457 problem document (built from our own text only, never from input)."""
+    return json.dumps({"type": _TYPE_BASE + slug, "title": title, "status": status, "detail": detail, **extra}).encode()
+
+
+async def _send_problem(send: Send, status: int, slug: str, title: str, detail: str, **extra: Any) -> None:
+    body = problem_body(status, slug, title, detail, **extra)
+    headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())]
+    if status == 413:  # whatever is left of the body is not read: the connection ends with this answer
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _expects_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    for name, value in headers:
+        if name == b"content-length":
+            return value.strip() not in (b"0", b"")
+        if name == b"transfer-encoding":
+            return True
+    return False
+
+
+class Outermost:
+    """The outermost layer of the app: see the module docstring."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        head = scope["method"] == "HEAD"
+        if head:  # routed as GET; the answer's headers stay, its body goes
+            scope = {**scope, "method": "GET"}
+        body_pending = _expects_body(scope["headers"])
+        started = False
+
+        async def tracked_receive() -> Message:
+            nonlocal body_pending
+            message = await receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                body_pending = False
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = [*message.get("headers", []), *SECURITY_HEADERS]
+                if body_pending and all(name != b"connection" for name, _ in headers):
+                    headers.append((b"connection", b"close"))  # answered before the body was read: not reusable
+                message = {**message, "headers": headers}
+            elif head and message["type"] == "http.response.body" and message.get("body"):
+                message = {**message, "body": b""}
+            await send(message)
+
+        try:
+            await self.app(scope, tracked_receive, guarded_send)
+        except Exception as exc:  # noqa: BLE001 - the one outermost handler: nothing may escape to the server's log
+            request_id = scope.get(REQUEST_ID) or new_request_id()
+            route = getattr(scope.get("route"), "path", None) or "(no route)"
+            log.error("internal-error: %s on %s %s, request %s", type(exc).__name__, scope["method"], route, request_id)
+            if not started:
+                await _send_problem(
+                    guarded_send,
+                    500,
+                    "internal-error",
+                    "Internal error",
+                    "the service could not answer; nothing was computed",
+                    instance=f"urn:uuid:{request_id}",
+                )
 
 
 class ApiKeys:
@@ -89,80 +184,102 @@ class ApiKeys:
         await self.app(scope, receive, send)
 
 
-#: CDS Hooks calls carry whole order sessions (issue 12): they may be up to 1 MiB.
-CDS_MAX_BODY_BYTES = 1024 * 1024
+_JSON_MEDIA = b"application/json"
 
 
-class _TooLarge(Exception):
-    pass
+def _is_json(media: bytes) -> bool:
+    return media == _JSON_MEDIA or (media.startswith(b"application/") and media.endswith(b"+json"))
 
 
-class BodyLimit:
-    """Refuses bodies over ``max_bytes`` (413), and POST bodies that are not JSON (415) on
-    ``json_paths``; other methods and paths go on to the router (404, 405)."""
+class BodyGuard:
+    """Bounds request bodies and reads JSON ones safely, before the router runs.
 
-    def __init__(self, app: ASGIApp, max_bytes: int, json_paths: frozenset[str]) -> None:
+    ``limits`` maps path prefixes to the largest body accepted there (the longest prefix
+    wins; ``default`` elsewhere): a declared ``Content-Length`` over it is refused at
+    once, a chunked body as soon as it passes it (413).  On ``json_paths`` (exact paths or
+    prefixes ending in ``/``) a POST must be JSON (415), except on ``lenient_media``
+    paths, where a missing content type is read as JSON (as FastAPI does) and another one
+    goes on to the route, which refuses it.  A JSON body is read whole, checked with
+    :func:`~mixcalc.api.body.check_json`, then handed to the route unchanged.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        limits: Mapping[str, int],
+        default: int,
+        json_paths: frozenset[str],
+        lenient_media: frozenset[str] = frozenset(),
+    ) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.limits = sorted(limits.items(), key=lambda item: -len(item[0]))
+        self.default = default
         self.json_paths = json_paths
+        self.lenient_media = lenient_media
+
+    def limit(self, path: str) -> int:
+        return next((size for prefix, size in self.limits if path.startswith(prefix)), self.default)
+
+    def _matches(self, path: str, paths: frozenset[str]) -> bool:
+        return path in paths or any(p.endswith("/") and path.startswith(p) for p in paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in {"POST", "PUT", "PATCH"}:
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        media = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        is_json = media == b"application/json" or (media.startswith(b"application/") and media.endswith(b"+json"))
-        if scope["method"] == "POST" and scope["path"] in self.json_paths and not is_json:
-            await _send_problem(
-                send, 415, "unsupported-media-type", "Unsupported media type", "send the body as application/json"
-            )
-            return
-        declared = headers.get(b"content-length")
-        max_bytes = CDS_MAX_BODY_BYTES if scope["path"].startswith("/cds-services/") else self.max_bytes
+        path: str = scope["path"]
+        max_bytes = self.limit(path)
         too_large = f"the request body is over {max_bytes} bytes"
-        if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.strip().isdigit() or int(declared) > max_bytes):
             await _send_problem(send, 413, "request-body-too-large", "Request body too large", too_large)
             return
+        media = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        guarded = False
+        if scope["method"] == "POST" and self._matches(path, self.json_paths):
+            lenient = self._matches(path, self.lenient_media)
+            if _is_json(media) or (lenient and not media):
+                guarded = True
+            elif not lenient:
+                await _send_problem(
+                    send, 415, "unsupported-media-type", "Unsupported media type", "send the body as application/json"
+                )
+                return
+            # else: another content type where JSON is optional; the route says what it expected
+        chunks: list[bytes] = []
         received = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > max_bytes:
-                    raise _TooLarge
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
+            if message["type"] != "http.request":
+                return  # the client went away: nobody to answer
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > max_bytes:
                 await _send_problem(send, 413, "request-body-too-large", "Request body too large", too_large)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if guarded:
+            try:
+                check_json(body)
+            except BodyRefused as refused:
+                extra = (
+                    {}
+                    if refused.pointer is None
+                    else {"errors": [{"pointer": refused.pointer, "detail": refused.detail}]}
+                )
+                await _send_problem(send, 400, refused.slug, refused.title, refused.detail, **extra)
+                return
+        replayed = False
 
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
 
-class SecurityHeaders:
-    """Adds conservative security headers to every HTTP response."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + _SECURITY_HEADERS
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
+        await self.app(scope, replay, send)

@@ -9,7 +9,6 @@ is never echoed.
 from __future__ import annotations
 
 import json
-import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -33,11 +32,18 @@ from ..errors import (
     UnknownSyringe,
 )
 from ..units import QuantityError
-from .middleware import API_KEY_HEADER
+from .middleware import API_KEY_HEADER, REQUEST_ID, new_request_id
 
-__all__ = ["PROBLEM_JSON", "Problem", "ProblemItem", "ProblemResponse", "documented", "install", "problem"]
-
-log = logging.getLogger("mixcalc.api")
+__all__ = [
+    "PROBLEM_JSON",
+    "Problem",
+    "ProblemItem",
+    "ProblemResponse",
+    "document_problems",
+    "documented",
+    "install",
+    "problem",
+]
 
 PROBLEM_JSON = "application/problem+json"
 _TYPE_BASE = "https://mixcalc.example/problems/"
@@ -71,13 +77,17 @@ class Problem(BaseModel):
     detail: str
     errors: list[ProblemItem] | None = None
     suggestion: str | None = None
+    instance: str | None = Field(None, description="This occurrence (500: urn:uuid:<request id>, as logged)")
 
 
 #: What each problem status means on the JSON endpoints (the OpenAPI ``responses``).
 _MEANING = {
-    400: "Malformed JSON, an empty body, or a body that is not UTF-8",
+    400: (
+        "Malformed JSON (NaN and Infinity included), an empty body, a body that is not UTF-8, arrays and objects "
+        "nested over 32 deep, a number over 40 characters or beyond a double, a lone surrogate escape"
+    ),
     401: f"API keys are configured and the {API_KEY_HEADER} header is missing or wrong",
-    413: "Request body over 64 KiB",
+    413: "Request body over 64 KiB (1 MiB under /cds-services/)",
     415: "Content type is not application/json",
     422: "Invalid request, or a mixture that cannot be computed (each fault with its JSON pointer)",
 }
@@ -86,8 +96,24 @@ _MEANING = {
 def documented(*statuses: int, **meaning: str) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for problem statuses: the standard meaning of each, or the one
     given by keyword (``s401="..."``) where an endpoint means something else by it."""
-    schema = {PROBLEM_JSON: {"schema": Problem.model_json_schema()}}
+    schema = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
     return {s: {"description": meaning.get(f"s{s}", _MEANING.get(s, "")), "content": schema} for s in statuses}
+
+
+def document_problems(app: FastAPI) -> None:
+    """Puts ``Problem`` and ``ProblemItem`` in the document's ``components/schemas``, where
+    the ``$ref`` of every :func:`documented` answer points."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = build()
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(problem_schema.pop("$defs", {}))
+        schemas["Problem"] = problem_schema
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 class ProblemResponse(JSONResponse):
@@ -191,9 +217,17 @@ async def _on_http(request: Request, exc: Exception) -> ProblemResponse:
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> ProblemResponse:
-    # No traceback, no body: the class name and the route only.
-    log.error("unexpected %s on %s %s", exc.__class__.__name__, request.method, request.url.path)
-    return problem(500, "internal-error", "Internal error", "the service could not answer; nothing was computed")
+    # Answered here; logged once, as one line without the exception's arguments, by the
+    # outermost middleware (Starlette re-raises the exception after this answer).
+    request_id = new_request_id()
+    request.scope[REQUEST_ID] = request_id
+    return problem(
+        500,
+        "internal-error",
+        "Internal error",
+        "the service could not answer; nothing was computed",
+        instance=f"urn:uuid:{request_id}",
+    )
 
 
 def install(app: FastAPI) -> None:

@@ -12,21 +12,34 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp
 
 from .. import __version__
 from ..formulary import Formulary, load_formulary
 from ..plan import plan_mixture
 from ..schema import MixtureRequest, MixtureResponse
 from .cds import install_cds
-from .middleware import API_KEY_HEADER, KEY_OPTIONAL, ApiKeys, BodyLimit, SecurityHeaders, document_security
+from .middleware import API_KEY_HEADER, KEY_OPTIONAL, ApiKeys, BodyGuard, Outermost, document_security
 from .page import page_router
-from .problems import documented, install
+from .problems import document_problems, documented, install
 from .settings import Settings
 
-__all__ = ["MAX_BODY_BYTES", "create_app"]
+__all__ = ["CDS_MAX_BODY_BYTES", "MAX_BODY_BYTES", "create_app"]
 
 #: Largest request body accepted; a full 8-component request is under 2 KiB.
 MAX_BODY_BYTES = 64 * 1024
+#: Largest CDS Hooks call accepted: an EHR's prefetch and draft orders (issue 12).
+CDS_MAX_BODY_BYTES = 1024 * 1024
+#: The routes that read a JSON body (prefixes end in "/"), all read through the body guard.
+_JSON_PATHS = frozenset({"/v1/mixtures", "/v1/mixtures/fhir", "/cds-services/"})
+
+
+class _Service(FastAPI):
+    """FastAPI with :class:`~mixcalc.api.middleware.Outermost` around everything, Starlette's
+    own error middleware included (so that even its 500 carries the security headers)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return Outermost(super().build_middleware_stack())
 
 
 def create_app(formulary: Formulary | None = None, settings: Settings | None = None) -> FastAPI:
@@ -34,7 +47,7 @@ def create_app(formulary: Formulary | None = None, settings: Settings | None = N
     with ``settings`` (default: from the environment, see :mod:`mixcalc.api.settings`)."""
     formulary = formulary if formulary is not None else load_formulary()
     settings = settings if settings is not None else Settings.from_env()
-    app = FastAPI(
+    app = _Service(
         title="mixcalc",
         version=__version__,
         summary="Trigger point injection mixtures: syringe draws, doses, maximum-dose fractions and safety warnings.",
@@ -42,15 +55,27 @@ def create_app(formulary: Formulary | None = None, settings: Settings | None = N
             'Quantities are `{value, unit}` objects with UCUM codes or short strings such as `"0.5 mL"`, '
             '`"1 %"` (w/v: 10 mg/mL) and `"1:200000"` (1 g in 200,000 mL). '
             "An over-limit plan is a 200 with critical warnings; errors are RFC 9457 problem details. "
-            f"Limits: request body {MAX_BODY_BYTES // 1024} KiB, 1-50 sites, 8 components, 8 prior doses, "
+            f"Limits: request body {MAX_BODY_BYTES // 1024} KiB ({CDS_MAX_BODY_BYTES // 1024} KiB for CDS Hooks "
+            "calls), JSON nested at most 32 deep, 1-50 sites, 8 components, 8 prior doses, "
             "weight 0.5-400 kg, height 30-250 cm, age 0-130 years, 20 mL per site."
         ),
         openapi_url="/openapi.json",
+        # No docs pages: they load scripts from a CDN, which our CSP refuses (and which
+        # would be a third party at the bedside).  The document is at /openapi.json.
+        docs_url=None,
+        redoc_url=None,
+        redirect_slashes=False,  # a redirect would be built from the Host header
     )
     install(app)
-    # The last added runs first: headers on every answer, CORS (preflights need no key),
-    # then the key, then the body limit.
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, json_paths=frozenset({"/v1/mixtures", "/v1/mixtures/fhir"}))
+    # The last added runs first: CORS (preflights need no key), then the key, then the
+    # body guard; Outermost (headers, HEAD, the 500) wraps them all (see _Service).
+    app.add_middleware(
+        BodyGuard,
+        limits={"/cds-services/": CDS_MAX_BODY_BYTES},
+        default=MAX_BODY_BYTES,
+        json_paths=_JSON_PATHS,
+        lenient_media=frozenset({"/cds-services/"}),
+    )
     if settings.requires_key:
         app.add_middleware(ApiKeys, key_digests=settings.api_key_digests)
     if settings.cors_origins:
@@ -61,7 +86,7 @@ def create_app(formulary: Formulary | None = None, settings: Settings | None = N
             allow_headers=["content-type", "accept", API_KEY_HEADER.lower(), "authorization"],
             max_age=600,
         )
-    app.add_middleware(SecurityHeaders)
+    document_problems(app)
     document_security(
         app,
         "apiKey",
