@@ -32,12 +32,13 @@ from .plan import plan_mixture
 from .schema import ComponentResult, Draw, MixtureResponse, Quantity, SyringeResult
 from .units import MG_PER_ML, Dimension, QuantityError, parse_quantity
 
-__all__ = ["EXIT_CRITICAL", "EXIT_OK", "EXIT_USAGE", "EXIT_WARNINGS", "main", "render"]
+__all__ = ["EXIT_BROKEN_PIPE", "EXIT_CRITICAL", "EXIT_OK", "EXIT_USAGE", "EXIT_WARNINGS", "main", "render"]
 
 EXIT_OK = 0
 EXIT_WARNINGS = 1
 EXIT_USAGE = 2
 EXIT_CRITICAL = 3
+EXIT_BROKEN_PIPE = 141  # the reader closed standard output early: what a shell reports for SIGPIPE
 
 
 _PERCENT_CLASSES = frozenset({"local-anesthetic", "diluent"})
@@ -477,7 +478,14 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    code: int = args.run(args)
+    try:
+        code: int = args.run(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (``mixcalc plan ... | head``): nothing more to say, and the
+        # interpreter must not fail flushing at exit either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     return code
 
 

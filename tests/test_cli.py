@@ -4,8 +4,10 @@ cannot go stale)."""
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from mixcalc import display
-from mixcalc.cli import EXIT_CRITICAL, EXIT_OK, EXIT_USAGE, EXIT_WARNINGS, main
+from mixcalc.cli import EXIT_BROKEN_PIPE, EXIT_CRITICAL, EXIT_OK, EXIT_USAGE, EXIT_WARNINGS, main
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 LIDO_BUPI = ["--sites", "6", "-c", "lidocaine,1%,0.5mL", "-c", "bupivacaine,0.25%,0.5mL"]
@@ -182,3 +184,14 @@ def test_law_a_shown_percent_never_understates_a_load_and_is_under_one_point_abo
 )
 def test_a_volume_is_shown_as_its_syringe_is_read(volume: str, graduation: str, shown: str) -> None:
     assert display.volume_read(Decimal(volume), Decimal(graduation)) == shown
+
+
+def test_a_reader_that_goes_away_early_is_no_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``mixcalc plan ... | head -1``: when the reader closes the pipe, the CLI ends quietly
+    with the shell's SIGPIPE status instead of a traceback."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone: every write now fails with EPIPE
+    with open(write_end, "w", encoding="utf-8") as broken:
+        monkeypatch.setattr(sys, "stdout", broken)
+        code = main(["plan", "--sites", "6", "-c", "lidocaine,1%,5mL", "--weight", "70kg"])
+    assert code == EXIT_BROKEN_PIPE
