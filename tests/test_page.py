@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from importlib import resources
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -103,3 +104,24 @@ def test_the_scripts_write_no_markup_from_strings() -> None:
             text = _text(name)
             assert "innerHTML" not in text, name
             assert "insertAdjacentHTML" not in text, name
+
+
+def test_every_warning_that_asks_for_judgement_leads_with_an_action_on_the_page() -> None:
+    """Issue 14: each warning's action first.  Every code the README's warning table lists
+    as a warning or critical has its own action in words.js (info notes may fall back)."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Warnings", 1)[1].split("\n## ", 1)[0]
+    asking = set()
+    for row in table.splitlines():
+        cells = row.split("|")
+        if len(cells) < 4 or not cells[1].strip().startswith("`"):
+            continue
+        severity = cells[2]
+        stems = re.findall(r"`([a-z][a-z_]*)`", cells[1])
+        suffixes = re.findall(r"`(_[a-z]+)`", cells[1])  # `combined_steroid_exceeded` / `_near`
+        codes = stems + [stems[0].rsplit("_", 1)[0] + suffix for suffix in suffixes]
+        if "warning" in severity or "critical" in severity:
+            asking.update(codes)
+    actions = set(re.findall(r"^  ([a-z_]+): \"", _text("words.js"), re.MULTILINE))
+    assert len(asking) > 25, asking
+    assert asking - actions == set(), "words.js ACTIONS lacks an action for these codes"

@@ -51,6 +51,18 @@ const ACTIONS = {
   allergy: "Do not use this agent",
   bleeding_risk: "Weigh the bleeding risk",
   incompatible_mixture: "Do not mix these agents",
+  pediatric_contraindicated: "Do not use this agent",
+  pediatric_off_label: "Weigh the off-label use",
+  infant_dose_presumed: "Enter the age",
+  population_not_assessed: "Enter the age",
+  dosing_weight_not_assessed: "Enter the height and sex",
+  dosing_weight_fallback: "Check the dosing weight",
+  draw_measured_separately: "Measure in the finer syringe",
+  draw_outside_tolerance: "Choose a syringe that measures the draw",
+  condition_caution: "Weigh the caution",
+  reduced_dose_advised: "Consider a lower dose",
+  off_label_use: "Weigh the off-label use",
+  boxed_warning: "Weigh the boxed warnings",
 };
 
 const SEVERITY_ACTIONS = { critical: "Do not prepare as planned", warning: "Review before preparing", info: "Note" };
