@@ -10,8 +10,9 @@
   route reads JSON (415), and reads JSON bodies through :func:`mixcalc.api.body.check_json`
   (400 for bodies too deep, not UTF-8, with lone surrogates, ...) before the router runs.
 
-Each answers its own refusals as RFC 9457 problems before the router runs, so a caller
-without a key learns nothing about the body it sent.
+Each answers its own refusals as RFC 9457 problems before the router runs (built by
+:mod:`mixcalc.api.problems`, like every other problem), so a caller without a key learns
+nothing about the body it sent.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import BodyRefused
 from .body import check_json
-from .problems import REQUEST_ID, ProblemAnswer, internal_error, new_request_id, problem, problem_for
+from .problems import PROBLEM_JSON, REQUEST_ID, ProblemAnswer, internal_error, new_request_id, problem, problem_for
 from .settings import API_KEY_HEADER
 
 __all__ = [
@@ -72,7 +73,7 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
 async def _send_problem(send: Send, answer: ProblemAnswer) -> None:
     """Sends a problem from middleware, before (or instead of) the router."""
     body = answer.body
-    headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())]
+    headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]
     headers += [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers]
     if answer.status == 413:  # whatever is left of the body is not read: the connection ends with this answer
         headers.append((b"connection", b"close"))

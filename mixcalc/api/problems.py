@@ -66,11 +66,12 @@ __all__ = [
     "new_request_id",
     "problem",
     "problem_for",
+    "problem_type",
     "render",
 ]
 
 PROBLEM_JSON = "application/problem+json"
-TYPE_BASE = "https://mixcalc.example/problems/"
+_TYPE_BASE = "https://mixcalc.example/problems/"
 #: The scope key under which the 500 handler leaves the request id it answered with.
 REQUEST_ID = "mixcalc.request_id"
 
@@ -78,7 +79,7 @@ REQUEST_ID = "mixcalc.request_id"
 @dataclass(frozen=True)
 class ProblemType:
     """How one error class is answered: its HTTP status, its problem type (``slug`` after
-    :data:`TYPE_BASE`) and title, and headers that go with it.  ``slug`` or ``title`` left
+    ``https://mixcalc.example/problems/``) and title, and headers that go with it.  ``slug`` or ``title`` left
     ``None``: the error's own (``BodyRefused.slug``, ``PlanError.title``)."""
 
     status: int
@@ -147,7 +148,7 @@ def problem(
 ) -> ProblemAnswer:
     """The one builder of problem documents; ``extra`` members (``errors``,
     ``suggestion``, ``instance``) follow the four standard ones, in the order given."""
-    document = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail, **extra}
+    document = {"type": _TYPE_BASE + slug, "title": title, "status": status, "detail": detail, **extra}
     return ProblemAnswer(status, document, tuple(headers))
 
 

@@ -43,7 +43,7 @@ from uvicorn.config import LOGGING_CONFIG
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from .middleware import SECURITY_HEADERS
-from .problems import problem
+from .problems import PROBLEM_JSON, problem
 from .settings import ServerLimits
 
 __all__ = ["GuardedHttpToolsProtocol", "RedactedAccess", "WithoutTraceback", "log_config", "run"]
@@ -59,7 +59,7 @@ def _raw_problem(status: int, slug: str, title: str, detail: str) -> bytes:
     body = problem(status, slug, title, detail).body
     head = [STATUS_LINE[status]]
     for name, value in [
-        (b"content-type", b"application/problem+json"),
+        (b"content-type", PROBLEM_JSON.encode()),
         (b"content-length", str(len(body)).encode()),
         (b"connection", b"close"),
         *SECURITY_HEADERS,
