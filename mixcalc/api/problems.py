@@ -157,14 +157,22 @@ def problem_type(error: MixcalcError) -> ProblemType | None:
     return next((PROBLEM_TYPES[cls] for cls in type(error).__mro__ if cls in PROBLEM_TYPES), None)
 
 
+def _own(error: MixcalcError, name: str) -> str:
+    """The error's own ``slug`` or ``title``, where the table defers to it."""
+    value = getattr(error, name, None)
+    if not isinstance(value, str):
+        raise LookupError(f"{type(error).__name__} has no {name} for its problem")
+    return value
+
+
 def problem_for(error: MixcalcError) -> ProblemAnswer:
     """``error`` answered as :data:`PROBLEM_TYPES` says; :class:`LookupError` for an error
     the table does not map (the caller answers it as an internal error)."""
     kind = problem_type(error)
     if kind is None:
         raise LookupError(f"no problem type for {type(error).__name__}")
-    slug = kind.slug if kind.slug is not None else str(getattr(error, "slug", "error"))
-    title = kind.title if kind.title is not None else str(getattr(error, "title", "Error"))
+    slug = kind.slug if kind.slug is not None else _own(error, "slug")
+    title = kind.title if kind.title is not None else _own(error, "title")
     extra: dict[str, Any] = {}
     detail = str(error)
     if isinstance(error, PlanError):
