@@ -95,8 +95,15 @@ def _age(text: str) -> str:
     return f"{found.group(1)} {unit}"
 
 
-class UsageError(Exception):
-    """The command line does not describe a request."""
+class UsageError(MixcalcError):
+    """Raised when the command line does not describe a request; ``problem`` says what is missing."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__()
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return self.problem
 
 
 def _request(args: argparse.Namespace) -> dict[str, Any]:

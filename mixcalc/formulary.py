@@ -23,7 +23,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import display
-from .errors import FormularyError
+from .errors import FormularyError, MixcalcError, QuantityError
 from .fields import AgeField, ConcentrationField, DosePerWeightField, MassField, VolumeField
 from .growth import weight_for_age
 from .units import MG, MG_PER_KG, MG_PER_ML, ML
@@ -95,14 +95,17 @@ DosingWeightRule = Literal["total", "ideal", "adjusted", "lean", "lean_when_obes
 CombinationRule = Literal["additive", "most_toxic"]
 
 
-class Misplaced(ValueError):
+class Misplaced(MixcalcError, ValueError):
     """Raised inside formulary validation for a fault found across entries; ``key`` is
     where it lies, so the loader can name it."""
 
     def __init__(self, key: str, problem: str) -> None:
+        super().__init__()
         self.key = key
         self.problem = problem
-        super().__init__(problem)
+
+    def __str__(self) -> str:
+        return self.problem
 
 
 PositiveDecimal = Annotated[Decimal, Field(gt=0)]
@@ -638,6 +641,8 @@ def parse_formulary(text: str, path: str, *, reference: Formulary | None = None)
         cause = (first.get("ctx") or {}).get("error")
         if isinstance(cause, Misplaced):
             key, problem = cause.key, cause.problem
+        if isinstance(cause, QuantityError):  # its message leaves the value out; the formulary's may be shown
+            problem = cause.with_value()
         if first["type"] == "extra_forbidden":
             problem = "unknown key"
         count = exc.error_count()

@@ -31,6 +31,8 @@ from typing import Any, Final
 
 import pint
 
+from .errors import QuantityError
+
 __all__ = [
     "CM",
     "DAY",
@@ -224,22 +226,6 @@ class Amount:
     def of(cls, magnitude: Decimal | int | str, code: str) -> Amount:
         """An amount from trusted code (tests, data): ``Amount.of("0.5", "mL")``."""
         return cls(Decimal(magnitude), _VOCABULARY[code])
-
-
-class QuantityError(ValueError):
-    """Raised when a quantity is not in the grammar, not in the vocabulary, of the wrong
-    dimension or out of its allowed range.  ``value`` is what was sent; ``reason`` says
-    what is wrong with it."""
-
-    def __init__(self, value: object, reason: str) -> None:
-        self.value = value
-        self.reason = reason
-        super().__init__(f"{_show(value)}: {reason}")
-
-
-def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # Digits are ASCII 0-9 only: Python's \d and Decimal() also read other scripts' digits

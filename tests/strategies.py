@@ -54,6 +54,7 @@ __all__ = [
     "doses_per_site",
     "epinephrine_ratio_text",
     "heights_cm",
+    "implausible_patients",
     "json_documents",
     "json_values",
     "lidocaine_component",
@@ -301,6 +302,19 @@ def patients(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         patient["conditions"] = draw(st.lists(st.sampled_from([c.value for c in Condition]), unique=True, max_size=3))
     return patient
+
+
+@st.composite
+def implausible_patients(draw: st.DrawFn) -> dict[str, str]:
+    """Weight and height each within the request's bounds that together make a BMI under
+    10 or over 100, which the planner refuses as implausible."""
+    height = draw(heights_cm())
+    square = (height / 100) ** 2
+    light = int((Decimal("9.9") * square / _TENTH).to_integral_value(rounding="ROUND_FLOOR"))
+    heavy = int((Decimal("100.1") * square / _TENTH).to_integral_value(rounding="ROUND_CEILING"))
+    choices = [range(5, light + 1), range(heavy, 4001)]
+    tenths = draw(st.sampled_from([r for r in choices if r]).flatmap(lambda r: st.integers(r.start, r.stop - 1)))
+    return {"weight": f"{decimal_text(tenths * _TENTH)} kg", "height": f"{decimal_text(height)} cm"}
 
 
 def missing_facts() -> st.SearchStrategy[str]:

@@ -24,6 +24,8 @@ import math
 import re
 from typing import Any, Final
 
+from ..errors import BodyRefused
+
 __all__ = ["MAX_DEPTH", "MAX_NUMBER_CHARS", "BodyRefused", "check_json"]
 
 #: Deepest nesting of arrays and objects accepted (a mixture is 4 deep, a CDS Hooks call ~12).
@@ -35,14 +37,6 @@ _STRING: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # a JSON string, esca
 _NOT_BRACKETS: Final = bytes(b for b in range(256) if b not in b"[]{}")
 _SURROGATE_ESCAPE: Final = re.compile(rb"\\u[dD][89a-fA-F]")
 _SURROGATE: Final = re.compile("[\ud800-\udfff]")
-
-
-class BodyRefused(Exception):
-    """Raised by :func:`check_json` when a body is refused; the facts of its 400 problem."""
-
-    def __init__(self, slug: str, title: str, detail: str, pointer: str | None = None) -> None:
-        self.slug, self.title, self.detail, self.pointer = slug, title, detail, pointer
-        super().__init__(f"{slug}: {detail}")
 
 
 def _depth_exceeds(outside_strings: bytes, limit: int) -> bool:

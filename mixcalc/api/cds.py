@@ -34,12 +34,13 @@ from ..ehr.codes import CodeTables, default_tables
 from ..ehr.fetch import complete_call
 from ..ehr.hook import HOOKS, discovery, hook_response
 from ..ehr.write import medication_request
+from ..errors import UnknownService
 from ..formulary import Formulary
 from ..plan import plan_mixture
 from ..schema import MixtureRequest
-from .cds_auth import CdsAuthError, CdsAuthSettings, CdsAuthUnavailable, Verifier
+from .cds_auth import CdsAuthSettings, Verifier
 from .middleware import KEY_OPTIONAL, document_security
-from .problems import documented, problem
+from .problems import documented
 
 __all__ = ["FETCH_SECONDS", "FHIR_JSON", "FHIR_SERVERS_ENV", "HOOK_SECONDS", "install_cds"]
 
@@ -169,44 +170,23 @@ _UNAVAILABLE = "The shared replay store (MIXCALC_REPLAY_STORE) did not answer: r
 _SECURED: dict[str, Any] = {"security": [{_SECURITY_SCHEME: []}]}
 
 
-class _Refused(Exception):
-    """Raised by the route dependency to answer a problem before the body is looked at."""
-
-    def __init__(self, status: int, slug: str, title: str, detail: str) -> None:
-        self.status, self.slug, self.title, self.detail = status, slug, title, detail
-        super().__init__(detail)
-
-
-async def _on_refused(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, _Refused)
-    response = problem(exc.status, exc.slug, exc.title, exc.detail)
-    if exc.status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="cds-services"'
-    if exc.status == 503:
-        response.headers["Retry-After"] = "5"
-    return response
-
-
 def _caller(*, feedback: bool) -> Any:
-    """A dependency: the service exists (404) and the caller is trusted (401)."""
+    """A dependency: the service exists (:class:`UnknownService`, 404) and the caller is
+    trusted (401, or 503 when that cannot be checked)."""
 
     async def check(
         request: Request,
         service_id: Annotated[str, Path(max_length=128, json_schema_extra={"enum": list(HOOKS)})],
     ) -> None:
         if service_id not in HOOKS:
-            known = ", ".join(HOOKS)
-            raise _Refused(404, "not-found", "Not found", f"no CDS service {service_id!r}; services: {known}")
+            raise UnknownService(service_id, HOOKS)
         verifier: Verifier = request.app.state.cds_verifier
         path = f"/cds-services/{service_id}"
         audiences = verifier.audiences(path, f"{path}/feedback") if feedback else verifier.audiences(path)
-        try:
-            # Read here rather than declared: the OpenAPI document states it as the cdsJwt scheme.
-            await verifier.verify_in_thread(request.headers.get("authorization"), audiences)
-        except CdsAuthError as exc:
-            raise _Refused(401, "unauthorized", "Unauthorized", exc.reason) from None
-        except CdsAuthUnavailable as exc:  # the replay store cannot answer: never let a token through unchecked
-            raise _Refused(503, "service-unavailable", "Service unavailable", exc.reason) from None
+        # Read here rather than declared: the OpenAPI document states it as the cdsJwt scheme.
+        # A refused token is a CdsAuthError (401); a replay store that cannot answer, a
+        # CdsAuthUnavailable (503): never a token let through unchecked (problems.PROBLEM_TYPES).
+        await verifier.verify_in_thread(request.headers.get("authorization"), audiences)
 
     return Depends(check)
 
@@ -366,6 +346,5 @@ def install_cds(app: FastAPI, settings: CdsAuthSettings | None = None) -> None:
     servers = os.environ.get(FHIR_SERVERS_ENV, "")
     app.state.cds_fhir_servers = tuple(s.strip() for s in servers.split(",") if s.strip())
     app.state.cds_verifier = Verifier(settings if settings is not None else CdsAuthSettings.from_env())
-    app.add_exception_handler(_Refused, _on_refused)
     app.include_router(_router())
     document_security(app, _SECURITY_SCHEME, _JWT_SCHEME)

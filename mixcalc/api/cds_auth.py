@@ -57,6 +57,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..errors import CdsAuthError, CdsAuthUnavailable
 from .jwks import ALGORITHMS, HttpsFetcher, KeyRefused, KeysUnavailable, RemoteKeys, TrustedKey, parse_jwk
 from .replay import MemoryReplayStore, RedisReplayStore, Replayed, ReplayStore, StoreUnavailable
 from .settings import SettingsError
@@ -89,23 +90,6 @@ MAX_TOKEN_CHARS = 8192
 _BASE_URL = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?")
 _REDIS_SCHEMES = ("redis", "rediss", "unix")
 _NUMERIC_DATES = ("exp", "iat", "nbf")
-
-
-class CdsAuthError(Exception):
-    """Raised when a hook call's token is refused (401); ``reason`` says why (never the token)."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)
-
-
-class CdsAuthUnavailable(Exception):
-    """Raised when a token cannot be checked for replay because the replay store does not
-    answer (503); ``reason`` says why."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ..errors import KeyRefused, KeysUnavailable
+
 if TYPE_CHECKING:  # PyJWT, cryptography and httpx2 load only when issuers are configured (start-up time)
     import httpx2
     import jwt
@@ -75,24 +77,6 @@ class TrustedKey:
 
     jwk: jwt.PyJWK
     alg: str | None
-
-
-class KeyRefused(Exception):
-    """Raised by :func:`parse_jwk` for a JWK that is not an acceptable public signing key;
-    ``problem`` says why."""
-
-    def __init__(self, problem: str) -> None:
-        self.problem = problem
-        super().__init__(problem)
-
-
-class KeysUnavailable(Exception):
-    """Raised when an issuer's JWK Set cannot be fetched or read; ``reason`` says why
-    (never the content of the answer)."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)
 
 
 def parse_jwk(key: object) -> tuple[str, TrustedKey]:

@@ -10,24 +10,26 @@
   route reads JSON (415), and reads JSON bodies through :func:`mixcalc.api.body.check_json`
   (400 for bodies too deep, not UTF-8, with lone surrogates, ...) before the router runs.
 
-Each answers its own refusals as RFC 9457 problems before the router runs, so a caller
-without a key learns nothing about the body it sent.
+Each answers its own refusals as RFC 9457 problems before the router runs (built by
+:mod:`mixcalc.api.problems`, like every other problem), so a caller without a key learns
+nothing about the body it sent.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .body import BodyRefused, check_json
+from ..errors import BodyRefused
+from .body import check_json
+from .problems import PROBLEM_JSON, REQUEST_ID, ProblemAnswer, internal_error, new_request_id, problem, problem_for
+from .settings import API_KEY_HEADER
 
 __all__ = [
     "API_KEY_HEADER",
@@ -42,7 +44,6 @@ __all__ = [
 
 log = logging.getLogger("mixcalc.api")
 
-API_KEY_HEADER = "X-API-Key"
 #: OpenAPI ``security`` of ``/v1/`` operations: the key when keys are configured, else none.
 KEY_OPTIONAL: dict[str, Any] = {"security": [{"apiKey": []}, {}]}
 
@@ -67,27 +68,17 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"cache-control", b"no-store"),
     (b"content-security-policy", b"default-src 'self'; frame-ancestors 'none'"),
 ]
-#: The scope key under which the 500 handler leaves the request id it answered with.
-REQUEST_ID = "mixcalc.request_id"
-_TYPE_BASE = "https://mixcalc.example/problems/"
 
 
-def problem_body(status: int, slug: str, title: str, detail: str, **extra: Any) -> bytes:
-    """An RFC 9457 problem document (built from our own text only, never from input)."""
-    return json.dumps({"type": _TYPE_BASE + slug, "title": title, "status": status, "detail": detail, **extra}).encode()
-
-
-async def _send_problem(send: Send, status: int, slug: str, title: str, detail: str, **extra: Any) -> None:
-    body = problem_body(status, slug, title, detail, **extra)
-    headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())]
-    if status == 413:  # whatever is left of the body is not read: the connection ends with this answer
+async def _send_problem(send: Send, answer: ProblemAnswer) -> None:
+    """Sends a problem from middleware, before (or instead of) the router."""
+    body = answer.body
+    headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]
+    headers += [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers]
+    if answer.status == 413:  # whatever is left of the body is not read: the connection ends with this answer
         headers.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-def new_request_id() -> str:
-    return str(uuid.uuid4())
 
 
 def _expects_body(headers: list[tuple[bytes, bytes]]) -> bool:
@@ -141,14 +132,7 @@ class Outermost:
             route = getattr(scope.get("route"), "path", None) or "(no route)"
             log.error("internal-error: %s on %s %s, request %s", type(exc).__name__, scope["method"], route, request_id)
             if not started:
-                await _send_problem(
-                    guarded_send,
-                    500,
-                    "internal-error",
-                    "Internal error",
-                    "the service could not answer; nothing was computed",
-                    instance=f"urn:uuid:{request_id}",
-                )
+                await _send_problem(guarded_send, internal_error(request_id))
 
 
 class ApiKeys:
@@ -177,9 +161,8 @@ class ApiKeys:
         if scope["type"] == "http" and scope["path"].startswith(self.prefix):
             given = next((v for k, v in scope["headers"] if k == b"x-api-key"), None)
             if not self._accepts(given):
-                await _send_problem(
-                    send, 401, "unauthorized", "Unauthorized", f"send a valid API key in the {API_KEY_HEADER} header"
-                )
+                detail = f"send a valid API key in the {API_KEY_HEADER} header"
+                await _send_problem(send, problem(401, "unauthorized", "Unauthorized", detail))
                 return
         await self.app(scope, receive, send)
 
@@ -229,11 +212,13 @@ class BodyGuard:
             return
         path: str = scope["path"]
         max_bytes = self.limit(path)
-        too_large = f"the request body is over {max_bytes} bytes"
+        too_large = problem(
+            413, "request-body-too-large", "Request body too large", f"the request body is over {max_bytes} bytes"
+        )
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.strip().isdigit() or int(declared) > max_bytes):
-            await _send_problem(send, 413, "request-body-too-large", "Request body too large", too_large)
+            await _send_problem(send, too_large)
             return
         media = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
         guarded = False
@@ -242,9 +227,8 @@ class BodyGuard:
             if _is_json(media) or (lenient and not media):
                 guarded = True
             elif not lenient:
-                await _send_problem(
-                    send, 415, "unsupported-media-type", "Unsupported media type", "send the body as application/json"
-                )
+                detail = "send the body as application/json"
+                await _send_problem(send, problem(415, "unsupported-media-type", "Unsupported media type", detail))
                 return
             # else: another content type where JSON is optional; the route says what it expected
         chunks: list[bytes] = []
@@ -256,7 +240,7 @@ class BodyGuard:
             chunk = message.get("body", b"")
             received += len(chunk)
             if received > max_bytes:
-                await _send_problem(send, 413, "request-body-too-large", "Request body too large", too_large)
+                await _send_problem(send, too_large)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -266,12 +250,7 @@ class BodyGuard:
             try:
                 check_json(body)
             except BodyRefused as refused:
-                extra = (
-                    {}
-                    if refused.pointer is None
-                    else {"errors": [{"pointer": refused.pointer, "detail": refused.detail}]}
-                )
-                await _send_problem(send, 400, refused.slug, refused.title, refused.detail, **extra)
+                await _send_problem(send, problem_for(refused))
                 return
         replayed = False
 

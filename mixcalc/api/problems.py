@@ -1,16 +1,27 @@
-"""Problems: every error the API answers is an RFC 9457 ``application/problem+json``.
+"""Problems: every problem the service answers is an RFC 9457 ``application/problem+json``,
+built here and nowhere else.
 
-The one table from core errors to HTTP lives here (:data:`STATUS`); the core never sees
-a status code.  Validation problems list each fault with a JSON pointer (RFC 6901) to
-the field, what was wrong, and the value sent, except under ``/patient``: patient data
-is never echoed.
+* :func:`problem` shapes the document (``type``, ``title``, ``status``, ``detail``, then
+  ``errors``, ``suggestion`` or ``instance`` where given) and :class:`ProblemAnswer`
+  serialises it once (compact UTF-8 JSON, as a JSON response is).  Every problem goes
+  through it: the route handlers' (below), the middleware's refusals before the router
+  (:mod:`mixcalc.api.middleware`), the CDS Hooks refusals, and the answers the server's
+  protocol writes itself (:mod:`mixcalc.api.server`).
+* :data:`PROBLEM_TYPES` is the one table from error classes to HTTP status and problem
+  type; :func:`problem_for` answers an error through it.  The core never sees a status code.
+
+Validation problems list each fault with a JSON pointer (RFC 6901) to the field, what
+was wrong, and the value sent, except under ``/patient``: patient values are never
+echoed.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,6 +31,9 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import (
+    BodyRefused,
+    CdsAuthError,
+    CdsAuthUnavailable,
     ComponentNotComputable,
     ConcentrationNotStocked,
     DuplicateAgent,
@@ -27,39 +41,168 @@ from ..errors import (
     ImplausiblePatient,
     MixcalcError,
     PlanError,
+    QuantityError,
     SiteDoesNotFit,
     UnknownAgent,
+    UnknownService,
     UnknownSyringe,
+    about_patient,
 )
-from ..units import QuantityError
-from .middleware import API_KEY_HEADER, REQUEST_ID, new_request_id
+from .settings import API_KEY_HEADER
 
 __all__ = [
     "PROBLEM_JSON",
+    "PROBLEM_TYPES",
+    "REQUEST_ID",
     "Problem",
+    "ProblemAnswer",
     "ProblemItem",
     "ProblemResponse",
+    "ProblemType",
     "document_problems",
     "documented",
     "install",
+    "internal_error",
+    "new_request_id",
     "problem",
+    "problem_for",
+    "problem_type",
+    "render",
 ]
 
 PROBLEM_JSON = "application/problem+json"
 _TYPE_BASE = "https://mixcalc.example/problems/"
+#: The scope key under which the 500 handler leaves the request id it answered with.
+REQUEST_ID = "mixcalc.request_id"
 
-#: Core error class -> (HTTP status, problem type slug).  The only such table.
-STATUS: Mapping[type[MixcalcError], tuple[int, str]] = {
-    UnknownAgent: (422, "unknown-agent"),
-    UnknownSyringe: (422, "unknown-syringe"),
-    ConcentrationNotStocked: (422, "concentration-not-stocked"),
-    EpinephrineNotStocked: (422, "epinephrine-not-stocked"),
-    ComponentNotComputable: (422, "component-not-computable"),
-    DuplicateAgent: (422, "duplicate-agent"),
-    SiteDoesNotFit: (422, "site-does-not-fit"),
-    ImplausiblePatient: (422, "implausible-patient"),
-    PlanError: (422, "plan-error"),
+
+@dataclass(frozen=True)
+class ProblemType:
+    """How one error class is answered: its HTTP status, its problem type (``slug`` after
+    ``https://mixcalc.example/problems/``) and title, and headers that go with it.  ``slug`` or ``title`` left
+    ``None``: the error's own (``BodyRefused.slug``, ``PlanError.title``)."""
+
+    status: int
+    slug: str | None = None
+    title: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+#: Error class -> how it is answered.  The only such table: the most specific class wins.
+PROBLEM_TYPES: Mapping[type[MixcalcError], ProblemType] = {
+    UnknownAgent: ProblemType(422, "unknown-agent"),
+    UnknownSyringe: ProblemType(422, "unknown-syringe"),
+    ConcentrationNotStocked: ProblemType(422, "concentration-not-stocked"),
+    EpinephrineNotStocked: ProblemType(422, "epinephrine-not-stocked"),
+    ComponentNotComputable: ProblemType(422, "component-not-computable"),
+    DuplicateAgent: ProblemType(422, "duplicate-agent"),
+    SiteDoesNotFit: ProblemType(422, "site-does-not-fit"),
+    ImplausiblePatient: ProblemType(422, "implausible-patient"),
+    PlanError: ProblemType(422, "plan-error"),
+    BodyRefused: ProblemType(400),
+    UnknownService: ProblemType(404, "not-found", "Not found"),
+    CdsAuthError: ProblemType(
+        401, "unauthorized", "Unauthorized", (("WWW-Authenticate", 'Bearer realm="cds-services"'),)
+    ),
+    CdsAuthUnavailable: ProblemType(503, "service-unavailable", "Service unavailable", (("Retry-After", "5"),)),
 }
+
+
+def render(document: Mapping[str, Any]) -> bytes:
+    """A problem document as bytes: compact JSON in UTF-8, byte for byte what a JSON
+    response renders.  A lone surrogate (which UTF-8 cannot carry) is written as its
+    ``\\uXXXX`` escape rather than failing the answer."""
+    text = json.dumps(document, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+    return text.encode("utf-8", "backslashreplace")
+
+
+class ProblemResponse(JSONResponse):
+    media_type = PROBLEM_JSON
+
+    def render(self, content: Any) -> bytes:
+        return render(content)
+
+
+@dataclass(frozen=True)
+class ProblemAnswer:
+    """A problem ready to send: the status, the document and the headers that go with it."""
+
+    status: int
+    document: Mapping[str, Any]
+    headers: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def body(self) -> bytes:
+        return render(self.document)
+
+    def response(self) -> ProblemResponse:
+        """As a Starlette response (from an exception handler)."""
+        response = ProblemResponse(self.document, status_code=self.status)
+        for name, value in self.headers:
+            response.headers[name] = value
+        return response
+
+
+def problem(
+    status: int, slug: str, title: str, detail: str, *, headers: Iterable[tuple[str, str]] = (), **extra: Any
+) -> ProblemAnswer:
+    """The one builder of problem documents; ``extra`` members (``errors``,
+    ``suggestion``, ``instance``) follow the four standard ones, in the order given."""
+    document = {"type": _TYPE_BASE + slug, "title": title, "status": status, "detail": detail, **extra}
+    return ProblemAnswer(status, document, tuple(headers))
+
+
+def problem_type(error: MixcalcError) -> ProblemType | None:
+    """The table's entry for the most specific class of ``error`` that has one."""
+    return next((PROBLEM_TYPES[cls] for cls in type(error).__mro__ if cls in PROBLEM_TYPES), None)
+
+
+def _own(error: MixcalcError, name: str) -> str:
+    """The error's own ``slug`` or ``title``, where the table defers to it."""
+    value = getattr(error, name, None)
+    if not isinstance(value, str):
+        raise LookupError(f"{type(error).__name__} has no {name} for its problem")
+    return value
+
+
+def problem_for(error: MixcalcError) -> ProblemAnswer:
+    """``error`` answered as :data:`PROBLEM_TYPES` says; :class:`LookupError` for an error
+    the table does not map (the caller answers it as an internal error)."""
+    kind = problem_type(error)
+    if kind is None:
+        raise LookupError(f"no problem type for {type(error).__name__}")
+    slug = kind.slug if kind.slug is not None else _own(error, "slug")
+    title = kind.title if kind.title is not None else _own(error, "title")
+    extra: dict[str, Any] = {}
+    detail = str(error)
+    if isinstance(error, PlanError):
+        item: dict[str, Any] = {"pointer": error.pointer, "detail": error.detail}
+        if not error.about_patient:
+            item["value"] = _shown(error.value)
+        extra["errors"] = [item]
+        if isinstance(error, UnknownAgent) and error.suggestion:
+            extra["suggestion"] = error.suggestion
+        detail = error.title if error.about_patient else error.detail
+    elif isinstance(error, BodyRefused):
+        detail = error.detail
+        if error.pointer is not None:
+            extra["errors"] = [{"pointer": error.pointer, "detail": error.detail}]
+    return problem(kind.status, slug, title, detail, headers=kind.headers, **extra)
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())
+
+
+def internal_error(request_id: str) -> ProblemAnswer:
+    """The 500: nothing about the failure, and the request id it is logged under."""
+    return problem(
+        500,
+        "internal-error",
+        "Internal error",
+        "the service could not answer; nothing was computed",
+        instance=f"urn:uuid:{request_id}",
+    )
 
 
 class ProblemItem(BaseModel):
@@ -116,19 +259,6 @@ def document_problems(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-class ProblemResponse(JSONResponse):
-    media_type = PROBLEM_JSON
-
-
-def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> ProblemResponse:
-    body = {"type": _TYPE_BASE + slug, "title": title, "status": status, "detail": detail, **extra}
-    return ProblemResponse(body, status_code=status)
-
-
-def _private(pointer: str) -> bool:
-    return pointer == "/patient" or pointer.startswith("/patient/")
-
-
 def _finite(value: object) -> object:
     """JSON-safe: NaN and infinities (which JSON cannot carry) become their names."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -172,7 +302,7 @@ def validation_problems(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, A
         if error.get("type") == "extra_forbidden":
             message = "unknown field"
         item: dict[str, Any] = {"pointer": pointer, "detail": message}
-        if not _private(pointer) and error.get("type") != "missing":
+        if not about_patient(pointer) and error.get("type") != "missing":
             item["value"] = _shown(error.get("input"))
         found.append(item)
     return found
@@ -182,25 +312,18 @@ async def _on_validation(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
     if any(e.get("type") == "json_invalid" for e in errors):
-        return problem(400, "malformed-json", "Malformed JSON", "the request body is not valid JSON")
+        return problem(400, "malformed-json", "Malformed JSON", "the request body is not valid JSON").response()
     if [(e.get("type"), tuple(e.get("loc", ()))) for e in errors] == [("missing", ("body",))]:
-        return problem(400, "empty-body", "Empty body", "the request body is empty: send the mixture as a JSON object")
+        detail = "the request body is empty: send the mixture as a JSON object"
+        return problem(400, "empty-body", "Empty body", detail).response()
     items = validation_problems(errors)
     detail = "; ".join(f"{i['pointer'] or '/'}: {i['detail']}" for i in items[:5])
-    return problem(422, "invalid-request", "Invalid request", detail, errors=items)
+    return problem(422, "invalid-request", "Invalid request", detail, errors=items).response()
 
 
-async def _on_plan_error(request: Request, exc: Exception) -> ProblemResponse:
-    assert isinstance(exc, PlanError)
-    status, slug = next(v for k, v in STATUS.items() if isinstance(exc, k))
-    item: dict[str, Any] = {"pointer": exc.pointer, "detail": exc.detail}
-    if not _private(exc.pointer):
-        item["value"] = _shown(exc.value)
-    extra: dict[str, Any] = {"errors": [item]}
-    if isinstance(exc, UnknownAgent) and exc.suggestion:
-        extra["suggestion"] = exc.suggestion
-    detail = exc.detail if not _private(exc.pointer) else exc.title
-    return problem(status, slug, exc.title, detail, **extra)
+async def _on_error(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, MixcalcError)
+    return problem_for(exc).response()
 
 
 async def _on_http(request: Request, exc: Exception) -> ProblemResponse:
@@ -210,10 +333,7 @@ async def _on_http(request: Request, exc: Exception) -> ProblemResponse:
     slug, detail = title.lower().replace(" ", "-"), str(exc.detail)
     if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):  # FastAPI's body parsing
         title, slug, detail = "Invalid encoding", "invalid-encoding", "the request body is not valid UTF-8"
-    response = problem(exc.status_code, slug, title, detail)
-    for name, value in (exc.headers or {}).items():
-        response.headers[name] = value
-    return response
+    return problem(exc.status_code, slug, title, detail, headers=(exc.headers or {}).items()).response()
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> ProblemResponse:
@@ -221,17 +341,14 @@ async def _on_unexpected(request: Request, exc: Exception) -> ProblemResponse:
     # outermost middleware (Starlette re-raises the exception after this answer).
     request_id = new_request_id()
     request.scope[REQUEST_ID] = request_id
-    return problem(
-        500,
-        "internal-error",
-        "Internal error",
-        "the service could not answer; nothing was computed",
-        instance=f"urn:uuid:{request_id}",
-    )
+    return internal_error(request_id).response()
 
 
 def install(app: FastAPI) -> None:
+    """The exception handlers: validation, every error class in :data:`PROBLEM_TYPES`,
+    Starlette's HTTP errors, and anything else as the 500."""
     app.add_exception_handler(RequestValidationError, _on_validation)
-    app.add_exception_handler(PlanError, _on_plan_error)
+    for error_class in PROBLEM_TYPES:
+        app.add_exception_handler(error_class, _on_error)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -19,6 +19,8 @@ import hashlib
 import threading
 from typing import TYPE_CHECKING, Protocol
 
+from ..errors import Replayed, StoreUnavailable
+
 if TYPE_CHECKING:
     import redis
 
@@ -36,19 +38,6 @@ __all__ = [
 MEMORY_LIMIT = 100_000
 REDIS_TIMEOUT_S = 0.5
 _PREFIX = b"mixcalc:jti:"
-
-
-class Replayed(Exception):
-    """Raised by :meth:`ReplayStore.admit` when the ``jti`` was already accepted."""
-
-
-class StoreUnavailable(Exception):
-    """Raised by :meth:`ReplayStore.admit` when it cannot tell whether the ``jti`` is new;
-    ``reason`` says why (never the store's address or password)."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)
 
 
 class ReplayStore(Protocol):

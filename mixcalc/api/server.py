@@ -42,7 +42,8 @@ import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from .middleware import SECURITY_HEADERS, problem_body
+from .middleware import SECURITY_HEADERS
+from .problems import PROBLEM_JSON, problem
 from .settings import ServerLimits
 
 __all__ = ["GuardedHttpToolsProtocol", "RedactedAccess", "WithoutTraceback", "log_config", "run"]
@@ -55,10 +56,10 @@ def _limits() -> ServerLimits:
 
 def _raw_problem(status: int, slug: str, title: str, detail: str) -> bytes:
     """A whole HTTP/1.1 answer, written by the protocol itself (no application involved)."""
-    body = problem_body(status, slug, title, detail)
+    body = problem(status, slug, title, detail).body
     head = [STATUS_LINE[status]]
     for name, value in [
-        (b"content-type", b"application/problem+json"),
+        (b"content-type", PROBLEM_JSON.encode()),
         (b"content-length", str(len(body)).encode()),
         (b"connection", b"close"),
         *SECURITY_HEADERS,

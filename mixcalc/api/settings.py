@@ -38,10 +38,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..errors import MixcalcError
+from ..errors import SettingsError
 
 __all__ = [
     "API_KEYS_ENV",
+    "API_KEY_HEADER",
     "CORS_ORIGINS_ENV",
     "MIN_KEY_LENGTH",
     "ServerLimits",
@@ -51,20 +52,13 @@ __all__ = [
 ]
 
 API_KEYS_ENV = "MIXCALC_API_KEYS"
+#: The header that carries an API key.
+API_KEY_HEADER = "X-API-Key"
 CORS_ORIGINS_ENV = "MIXCALC_CORS_ORIGINS"
 MIN_KEY_LENGTH = 16
 
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 _KEY = re.compile(r"[\x21-\x7e]+")  # visible ASCII: what an HTTP header carries verbatim
-
-
-class SettingsError(MixcalcError):
-    """Raised at start-up when an environment setting is malformed."""
-
-    def __init__(self, setting: str, problem: str) -> None:
-        self.setting = setting
-        self.problem = problem
-        super().__init__(f"{setting}: {problem}")
 
 
 def digest(key: str | bytes) -> bytes:

@@ -22,7 +22,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..errors import FormularyError
+from ..errors import FormularyError, QuantityError
 from ..fields import AgeField, ConcentrationField
 from ..formulary import Basis, Condition, Formulary
 from ..units import DAY, MG_PER_ML
@@ -199,6 +199,9 @@ def parse_tables(text: str, path: str) -> CodeTables:
         first = exc.errors(include_url=False)[0]
         key = ".".join(str(p) for p in first["loc"])
         problem = "unknown key" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
+        cause = (first.get("ctx") or {}).get("error")
+        if isinstance(cause, QuantityError):  # its message leaves the value out; the tables' may be shown
+            problem = cause.with_value()
         raise FormularyError(path, key, problem) from None
 
 
