@@ -8,7 +8,7 @@ import json
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -240,3 +240,26 @@ def test_a_chart_administration_without_a_readable_dose_is_a_caution(formulary: 
     assert chart.prior_doses == ()
     assert any("not counted" in c for c in chart.cautions)
     assert any("without date, time and offset" in c for c in chart.cautions)
+
+
+@pytest.mark.parametrize(("days_ago", "counted"), [(1, True), (3, False)])
+def test_a_dose_dated_without_a_time_counts_while_it_may_be_within_24_hours(
+    formulary: Formulary, days_ago: int, counted: bool
+) -> None:
+    """A date alone may mean any time of that day in any time zone: a dose dated yesterday
+    may have been given an hour ago, so it counts; one dated three days ago cannot have been."""
+    prefetch = patient_prefetch()
+    given = (NOW - timedelta(days=days_ago)).date().isoformat()
+    prefetch["administrations"] = bundle(
+        {
+            "resourceType": "MedicationAdministration",
+            "status": "completed",
+            "medicationCodeableConcept": lidocaine_concept(),
+            "effectiveDateTime": given,
+            "dosage": {"dose": _q(100, "mg")},
+        }
+    )
+    chart = read_chart(prefetch, "p1", NOW, formulary, default_tables())
+    assert [(d["agent"], str(d["dose"])) for d in chart.prior_doses] == ([("lidocaine", "100 mg")] if counted else [])
+    if counted:  # the card says what it counted, and why, with the date as the chart gave it
+        assert any(f"given at {given} (a date without a time" in used for used in chart.used), chart.used

@@ -108,13 +108,20 @@ def _observation(value: object, loinc: str, patient_id: str | None) -> tuple[Map
     return usable[-1], ""
 
 
-def _when(value: object) -> datetime | None:
-    """A FHIR dateTime with a time zone (a date alone is its start, UTC); None otherwise."""
+#: The latest moment a date alone can mean anywhere: its last second at UTC+14.
+_LATEST_ON_A_DATE = timedelta(days=1, hours=14) - timedelta(seconds=1)
+
+
+def _when(value: object, *, latest: bool = False) -> datetime | None:
+    """A FHIR dateTime with a time zone; a date alone is its start (UTC), or with
+    ``latest`` the last moment it can mean in any time zone (so a dose given "yesterday"
+    is never taken for older than it may be); None otherwise."""
     if not isinstance(value, str) or len(value) > 40:
         return None
     try:
         if _DATE.match(value):
-            return datetime.fromisoformat(value + "T00:00:00+00:00")
+            start = datetime.fromisoformat(value + "T00:00:00+00:00")
+            return start + _LATEST_ON_A_DATE if latest else start
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
@@ -316,7 +323,11 @@ class _Reader:
             period = json_object(item.get("effectivePeriod"))
             moments = [
                 m
-                for m in (_when(item.get("effectiveDateTime")), _when(period.get("end")), _when(period.get("start")))
+                for m in (
+                    _when(item.get("effectiveDateTime"), latest=True),
+                    _when(period.get("end"), latest=True),
+                    _when(period.get("start"), latest=True),
+                )
                 if m is not None
             ]
             label = f"{agent.name} given"
@@ -329,7 +340,16 @@ class _Reader:
             if moment < self.now - window:
                 continue
             dose = _administered_dose(item, named.strength)
-            shown = moment.isoformat(timespec="minutes")
+            dates = [
+                v
+                for v in (item.get("effectiveDateTime"), period.get("end"), period.get("start"))
+                if isinstance(v, str) and _DATE.match(v)
+            ]
+            shown = (
+                f"{max(dates)} (a date without a time: counted, as it may be within the window)"
+                if dates and moment == _when(max(dates), latest=True)
+                else moment.isoformat(timespec="minutes")
+            )
             if dose is None:
                 self.cautions.append(
                     f"{label} at {shown} without a readable dose in mg (or mL with a strength): not counted"
