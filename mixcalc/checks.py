@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Literal
 
 from . import display, loads
-from .dosing import DosingWeight, LowestWeight, MaxDose, PatientFacts, max_dose
+from .dosing import DosingWeight, LowestWeight, PatientFacts, PatientMaxDose, max_dose
 from .formulary import Agent, AgentClass, Form, Formulary, Selector, Syringe
 from .growth import DAYS_PER_MONTH, implausible
 from .loads import GroupLoad, Load
@@ -47,7 +47,7 @@ class Line:
     total_volume: Decimal  # mL delivered, after rounding
     total_dose: Decimal  # mg delivered, after rounding
     prior_dose: Decimal  # mg already given today
-    max_dose: MaxDose | None
+    max_dose: PatientMaxDose | None
     form: Form | None = None
     #: What the product used contains (from its form and its epinephrine product).
     contains: frozenset[str] = frozenset()
