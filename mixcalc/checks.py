@@ -14,7 +14,7 @@ from typing import Literal
 
 from . import display, loads
 from .dosing import DosingWeight, LowestWeight, PatientFacts, PatientMaxDose, max_dose
-from .formulary import Agent, AgentClass, Form, Formulary, Selector, Syringe
+from .formulary import Agent, AgentClass, Form, Formulary, RuleSources, Selector, Syringe
 from .growth import DAYS_PER_MONTH, implausible
 from .loads import GroupLoad, Load
 from .mixture import FilledSyringe
@@ -101,6 +101,12 @@ class Assessment:
 
 
 Rule = Callable[[Assessment], Iterator[Finding]]
+
+
+def _cited(a: Assessment) -> RuleSources:
+    """The sources of the rules whose findings no formulary number cites (formulary data:
+    ``[rule_sources]``, checked at start-up)."""
+    return a.formulary.rule_sources
 
 
 def max_dose_rule(a: Assessment) -> Iterator[Finding]:
@@ -201,10 +207,11 @@ def weight_rule(a: Assessment) -> Iterator[Finding]:
                 f"{child}: give the patient's weight",
             )
         return
+    reason = f"dosing weight: {a.weight.reason}"
     if a.weight.fell_back:
-        yield Finding("dosing_weight_fallback", "warning", (), f"dosing weight: {a.weight.reason}", ("S56", "S59"))
+        yield Finding("dosing_weight_fallback", "warning", (), reason, _cited(a).dosing_weight_fallback)
     elif a.weight.changed:
-        yield Finding("dosing_weight_adjusted", "info", (), f"dosing weight: {a.weight.reason}", ("S56", "S58", "S59"))
+        yield Finding("dosing_weight_adjusted", "info", (), reason, _cited(a).dosing_weight_adjusted)
 
 
 def dosing_weight_rule(a: Assessment) -> Iterator[Finding]:
@@ -270,7 +277,7 @@ def dosing_weight_rule(a: Assessment) -> Iterator[Finding]:
             tuple(changed),
             f"dosing weight not assessed: {lowest.missing} not given; {lowest.reason}, and then the plan "
             f"could be up to {display.percent(worst)} of a maximum; give the patient's {lowest.missing} to check",
-            ("S58", "S59"),
+            _cited(a).dosing_weight_not_assessed,
         )
 
 
@@ -381,7 +388,7 @@ def rounding_rule(a: Assessment) -> Iterator[Finding]:
             "info",
             tuple(dict.fromkeys(agent for agent, _, _ in changed)),
             f"volumes rounded to the syringe graduation; doses are those delivered: {parts}",
-            ("S71",),
+            _cited(a).volume_rounded,
         )
 
 
@@ -411,7 +418,7 @@ def separate_syringe_rule(a: Assessment) -> Iterator[Finding]:
             f"the {_ml(a.mixing.capacity.in_(ML))} mixing syringe, graduated in {_ml(a.mixing.graduation.in_(ML))}, "
             f"cannot measure every draw within {display.percent(a.formulary.policy.draw_tolerance)}: "
             + "; ".join(steps),
-            ("S71", "USP1176"),
+            _cited(a).draw_measured_separately,
         )
 
 
@@ -440,7 +447,7 @@ def draw_tolerance_rule(a: Assessment) -> Iterator[Finding]:
             f"no syringe in the formulary measures these draws within {display.percent(tolerance)} of the volume "
             f"asked: {'; '.join(parts)}; doses reported are those drawn"
             + ("; more is delivered than asked" if over else ""),
-            ("S71", "USP1176"),
+            _cited(a).draw_outside_tolerance,
         )
 
 
@@ -482,7 +489,7 @@ def off_label_mixture_rule(a: Assessment) -> Iterator[Finding]:
             anesthetics,
             "two or more local anesthetics share a syringe: mixing is not covered by the labels (off-label); "
             "their toxicity adds up",
-            ("S3", "S5"),
+            _cited(a).off_label_mixture,
         )
 
 

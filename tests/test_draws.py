@@ -377,3 +377,14 @@ def test_a_dose_just_over_its_maximum_never_reads_as_100_percent() -> None:
     (message,) = messages(answer, "max_dose_exceeded")
     assert "101 %" in message
     assert not re.search(r"\b100 %", message)
+
+
+def test_the_sources_of_a_rounded_volume_are_those_the_formulary_lists() -> None:
+    request = {"sites": 1, "components": [{**LIDOCAINE_1, "volume_per_site": "14.6 mL"}]}
+    text = BUNDLED_TEXT.replace('volume_rounded = ["S71"]', 'volume_rounded = ["S64", "S71"]', 1)
+    assert text != BUNDLED_TEXT
+    ours = parse_formulary(text, "ours.toml")
+    (bundled,) = [w for w in plan_mixture(request).warnings if w.code == "volume_rounded"]
+    (cited,) = [w for w in plan_mixture(request, ours).warnings if w.code == "volume_rounded"]
+    assert [s.split("]")[0] for s in bundled.source] == ["[S71"]
+    assert [s.split("]")[0] for s in cited.source] == ["[S64", "[S71"]
