@@ -14,7 +14,6 @@ not a valid request.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -232,7 +231,7 @@ def _straight_loads(formulary: Formulary, a: Assessment) -> list[headroom.Load] 
     if any(line.max_dose is not None and line.max_dose.mg is None for line in a.lines):
         return None
     nothing = load(
-        tuple(dataclasses.replace(dose, mg=Decimal(0)) for dose in a.asked.doses),
+        tuple(Dose(d.agent, Decimal(0), d.prior_mg, d.limit, in_mixture=d.in_mixture) for d in a.asked.doses),
         groups=formulary.groups,
         rule=formulary.policy.combination,
         epinephrine_mg=None if a.asked.epinephrine_mg is None else Decimal(0),

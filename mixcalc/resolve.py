@@ -69,7 +69,17 @@ class ResolvedComponent:
         times ``factor``, rounded down to 4 places."""
         per_site = (self.asked.per_site * factor).quantize(_SCALED_PLACES, rounding=ROUND_FLOOR)
         volume = per_site if self.asked.kind == "volume" else per_site / self.concentration
-        return replace(self, volume_per_site=volume, asked=Asked(per_site, self.asked.kind))
+        return ResolvedComponent(
+            agent=self.agent,
+            pointer=self.pointer,
+            concentration=self.concentration,
+            epinephrine=self.epinephrine,
+            nonstandard=self.nonstandard,
+            form=self.form,
+            contains=self.contains,
+            volume_per_site=volume,
+            asked=Asked(per_site, self.asked.kind),
+        )
 
 
 @dataclass(frozen=True, slots=True)
