@@ -207,10 +207,6 @@ def _assessment(resolved: Resolved, formulary: Formulary, limits: _Limits, drawn
         epinephrine_total=epinephrine,
         epinephrine_cap=None if epinephrine is None else limits.cap.mg,
         epinephrine_cap_reason="" if epinephrine is None else limits.cap.reason,
-        rounded=tuple(
-            (c.agent.id, c.volume_per_site * sites, total)
-            for c, total in zip(resolved.components, drawn.totals, strict=True)
-        ),
         syringe_site_counts=drawn.syringes.site_counts,
         asked=drawn.asked,
         drawn=drawn.drawn,

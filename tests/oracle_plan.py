@@ -295,7 +295,6 @@ class _Planner:
             epinephrine_total=drawn.epinephrine_mg,
             epinephrine_cap=None if drawn.epinephrine_mg is None else cap.mg,
             epinephrine_cap_reason="" if drawn.epinephrine_mg is None else cap.reason,
-            rounded=rounded,
             syringe_site_counts=plan.site_counts,
             asked=asked,
             drawn=drawn,

@@ -83,7 +83,6 @@ class Assessment:
     epinephrine_total: Decimal | None  # mg
     epinephrine_cap: Decimal | None  # mg
     epinephrine_cap_reason: str
-    rounded: Sequence[tuple[str, Decimal, Decimal]]  # agent, requested total mL, drawn mL
     syringe_site_counts: Sequence[int]
     #: The loads as asked and as drawn (:mod:`mixcalc.loads`).
     asked: Load

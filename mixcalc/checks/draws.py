@@ -33,16 +33,18 @@ def concentration_rule(a: Assessment) -> Iterator[Finding]:
 
 
 def rounding_rule(a: Assessment) -> Iterator[Finding]:
-    changed = [(agent, want, got) for agent, want, got in a.rounded if want != got]
+    """Each component whose total drawn differs from its total asked (graduation rounding)."""
+    changed = [line for line in a.lines if line.requested_volume_per_site * line.sites != line.total_volume]
     if changed:
         parts = "; ".join(
-            f"{agent}: {display.amount(want, 'mL')} asked, {display.amount(got, 'mL')} drawn"
-            for agent, want, got in changed
+            f"{line.agent.id}: {display.amount(line.requested_volume_per_site * line.sites, 'mL')} asked, "
+            f"{display.amount(line.total_volume, 'mL')} drawn"
+            for line in changed
         )
         yield Finding(
             "volume_rounded",
             "info",
-            tuple(dict.fromkeys(agent for agent, _, _ in changed)),
+            tuple(dict.fromkeys(line.agent.id for line in changed)),
             f"volumes rounded to the syringe graduation; doses are those delivered: {parts}",
             cited(a).volume_rounded,
         )
