@@ -3,7 +3,9 @@
     python benchmarks/core.py [--seconds 3] [--runs 5]
 
 Prints the median and spread of several runs for the typical request (lidocaine 1 % +
-bupivacaine 0.25 % + triamcinolone 40 mg/mL, 6 sites, weight, height and sex).
+bupivacaine 0.25 % + triamcinolone 40 mg/mL, 6 sites, weight, height and sex), then the
+time of each step of the core (validation, resolve, plan, answer, serialisation) and of
+the largest-volume search within the plan, µs per request (the best of several runs).
 """
 
 from __future__ import annotations
@@ -12,10 +14,16 @@ import argparse
 import platform
 import statistics
 import time
+import timeit
+from collections.abc import Callable
 
 from harness import TYPICAL
 
 from mixcalc import MixtureRequest, default_formulary, plan_mixture
+from mixcalc import plan as plan_module
+from mixcalc.answer import answer
+from mixcalc.plan import compute
+from mixcalc.resolve import resolve
 
 
 def rate(seconds: float, validate: bool) -> float:
@@ -29,6 +37,26 @@ def rate(seconds: float, validate: bool) -> float:
             plan_mixture(TYPICAL if validate else request, formulary)
         count += 100
     return count / (time.perf_counter() - start)
+
+
+def steps(number: int = 500, repeat: int = 7) -> dict[str, float]:
+    """µs per typical request of each step of the core (the best of ``repeat`` runs)."""
+    formulary = default_formulary()
+    request = MixtureRequest.model_validate(TYPICAL)
+    resolved = resolve(request, formulary)
+    plan = compute(resolved, formulary)
+    response = answer(plan)
+    timed: dict[str, Callable[[], object]] = {
+        "validation (dict -> MixtureRequest)": lambda: MixtureRequest.model_validate(TYPICAL),
+        "resolve": lambda: resolve(request, formulary),
+        "plan (compute), of which:": lambda: compute(resolved, formulary),
+        "  the largest volume per site (search and verification)": lambda: plan_module._max_volume_per_site(
+            resolved, formulary, plan_module._limits(resolved, formulary), plan.assessment
+        ),
+        "answer": lambda: answer(plan),
+        "serialisation (model_dump_json)": response.model_dump_json,
+    }
+    return {label: min(timeit.repeat(f, number=number, repeat=repeat)) / number * 1e6 for label, f in timed.items()}
 
 
 def main() -> None:
@@ -46,6 +74,9 @@ def main() -> None:
             f"{label}: median {statistics.median(rates):,.0f} plans/s "
             f"(min {min(rates):,.0f}, max {max(rates):,.0f}, {args.runs} runs of {args.seconds:g} s, one core)"
         )
+    print("steps, µs per typical request (best of 7 runs of 500):")
+    for label, micros in steps().items():
+        print(f"  {label:58} {micros:7.1f}")
 
 
 if __name__ == "__main__":

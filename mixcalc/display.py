@@ -4,16 +4,37 @@ Leading zero (0.5 mL, never .5 mL), no trailing zero (5 mL, never 5.0 mL), ``mcg
 people (``ug`` stays in data), ``mL`` never ``cc``, a space between number and unit,
 thousands separators (1,000 mg).  Tall Man names live in the formulary's
 ``display_name``.
+
+The numbers of the JSON answer are rounded here too, once, by these rules:
+
+- amounts (``{value, unit}``): 4 decimal places, half to even (:func:`rounded`);
+  a maximum dose, a maximum volume and the largest volume per site are rounded down
+  (``floor=True``), so that a limit is never overstated;
+- fractions of a maximum: 4 places, rounded up (:func:`fraction`), so that a shown
+  load is never understated;
+- the dosing weight: 0.1 kg, half to even (:func:`weight`).
 """
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from functools import lru_cache
 
-__all__ = ["amount", "epinephrine_ratio", "number", "percent", "strength", "volume_read"]
+__all__ = [
+    "amount",
+    "epinephrine_ratio",
+    "fraction",
+    "number",
+    "percent",
+    "rounded",
+    "strength",
+    "volume_read",
+    "weight",
+]
 
 _PLACES = Decimal("0.001")
+_ANSWER_PLACES = Decimal("0.0001")
+_WEIGHT_PLACES = Decimal("0.1")
 _DISPLAY_UNITS = {"ug": "mcg", "ug/mL": "mcg/mL", "[lb_av]": "lb", "[in_i]": "in"}
 
 
@@ -63,3 +84,23 @@ def volume_read(value: Decimal, graduation: Decimal) -> str:
     shown = value.quantize(places, rounding=ROUND_HALF_EVEN)
     text = amount(shown, "mL") if shown != 0 else amount(value, "mL")
     return text if shown == value or shown == 0 else f"about {text}"
+
+
+# --- the numbers of the JSON answer ------------------------------------------------------
+
+
+def rounded(value: Decimal, *, floor: bool = False) -> float:
+    """An amount of the answer: 4 places, half to even, or rounded down with ``floor``
+    (a limit is never overstated)."""
+    return float(value.quantize(_ANSWER_PLACES, rounding=ROUND_FLOOR if floor else ROUND_HALF_EVEN))
+
+
+def fraction(value: Decimal | None) -> float | None:
+    """A fraction of a maximum in the answer: 4 places, rounded up (a shown load never
+    understates the load); None stays None (no maximum, or one that cannot be stated)."""
+    return None if value is None else float(value.quantize(_ANSWER_PLACES, rounding=ROUND_CEILING))
+
+
+def weight(kg: Decimal) -> float:
+    """The dosing weight in the answer: 0.1 kg, half to even."""
+    return float(kg.quantize(_WEIGHT_PLACES, rounding=ROUND_HALF_EVEN))

@@ -17,7 +17,15 @@ from .growth import heaviest_plausible
 from .schema import HEIGHT_CM
 from .units import DAY, KG, MG, MG_PER_KG
 
-__all__ = ["DosingWeight", "LowestWeight", "MaxDose", "PatientFacts", "dosing_weight", "lowest_weight", "max_dose"]
+__all__ = [
+    "DosingWeight",
+    "LowestWeight",
+    "PatientFacts",
+    "PatientMaxDose",
+    "dosing_weight",
+    "lowest_weight",
+    "max_dose",
+]
 
 WeightBasis = Literal["total", "ideal", "adjusted", "lean"]
 
@@ -215,7 +223,7 @@ def lowest_weight(patient: PatientFacts, rule: DosingWeightRule, used: DosingWei
 
 
 @dataclass(frozen=True, slots=True)
-class MaxDose:
+class PatientMaxDose:
     """An agent's maximum for this patient.  ``mg`` is ``None`` when the agent has a
     maximum that cannot be stated (a child with no weight): no number, no fraction, and
     ``explanation`` says why."""
@@ -276,7 +284,7 @@ def _presumed(restriction: Restriction, patient: PatientFacts) -> bool:
 
 def max_dose(
     agent: Agent, *, with_epinephrine: bool, weight: DosingWeight | None, patient: PatientFacts
-) -> MaxDose | None:
+) -> PatientMaxDose | None:
     """The agent's maximum single dose for this patient, or ``None`` when it has none.
 
     min(mg/kg x dosing weight, cap), the with-epinephrine rule for epinephrine
@@ -295,7 +303,7 @@ def max_dose(
     if rule.per_kg is not None and weight is None:
         for restriction in agent.max_dose.restrictions:
             if restriction.weight_required and _applies(restriction, patient):
-                return MaxDose(
+                return PatientMaxDose(
                     None,
                     f"no maximum can be stated: {restriction.reason} (the adult cap of {_mg(cap)} does not apply)",
                     tuple(dict.fromkeys([*restriction.source, *sources])),
@@ -348,7 +356,7 @@ def max_dose(
     conservative = limit
     for restriction in unassessed:
         conservative = _restricted(conservative, restriction)
-    return MaxDose(
+    return PatientMaxDose(
         limit,
         explanation,
         tuple(sources),

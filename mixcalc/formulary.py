@@ -38,6 +38,7 @@ __all__ = [
     "Formulary",
     "Growth",
     "Restriction",
+    "RuleSources",
     "Syringe",
     "check_plausible",
     "default_formulary",
@@ -394,6 +395,23 @@ class LipidRescue(_Cited):
     steps: tuple[str, ...] = ()
 
 
+_RuleCitation = Annotated[tuple[str, ...], Field(min_length=1)]
+
+
+class RuleSources(_Frozen):
+    """The sources behind the checks whose warnings the formulary's numbers do not
+    already cite (``[rule_sources]``, one key per warning code).  Every key is required
+    and every id must be listed under ``[sources]``: a missing one stops start-up."""
+
+    dosing_weight_fallback: _RuleCitation
+    dosing_weight_adjusted: _RuleCitation
+    dosing_weight_not_assessed: _RuleCitation
+    volume_rounded: _RuleCitation
+    draw_measured_separately: _RuleCitation
+    draw_outside_tolerance: _RuleCitation
+    off_label_mixture: _RuleCitation
+
+
 class Policy(_Frozen):
     near_limit_threshold: Annotated[Decimal, Field(gt=0, le=1)] = Decimal("0.8")
     dosing_weight: DosingWeightRule = "lean_when_obese"
@@ -424,6 +442,7 @@ class Formulary(_Frozen):
     populations: tuple[PopulationRule, ...] = ()
     incompatibilities: tuple[Incompatibility, ...] = ()
     rescue: LipidRescue | None = None
+    rule_sources: RuleSources
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Formulary:
@@ -501,6 +520,7 @@ class Formulary(_Frozen):
                 ]
         if self.rescue is not None:
             found.append(("rescue", self.rescue.source))
+        found += [(f"rule_sources.{code}", cited) for code, cited in self.rule_sources]
         return found
 
     # Look-ups used per request: built once per formulary.

@@ -11,7 +11,7 @@ A plan has two loads: **as asked** (the volumes the request asks for) and **as d
 judges each load on the larger of the two, each taken whole (a group's sum as asked and
 its sum as drawn, never a per-agent larger value summed).
 
-An agent whose maximum exists but cannot be stated (``MaxDose.mg is None``, e.g. a child
+An agent whose maximum exists but cannot be stated (``PatientMaxDose.mg is None``, e.g. a child
 without a weight) has no fraction, and neither does any group containing it: ``None``,
 never a number that reads as "within limits".
 """
@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .dosing import MaxDose
+from .dosing import PatientMaxDose
 from .formulary import Agent, CombinationRule, Condition, EpinephrineLimit, Group
 from .units import MG
 
@@ -44,7 +44,7 @@ __all__ = [
 EPINEPHRINE = "epinephrine"
 
 
-def fraction(dose: Decimal, limit: MaxDose | None) -> Decimal | None:
+def fraction(dose: Decimal, limit: PatientMaxDose | None) -> Decimal | None:
     """``dose`` (mg, prior doses included) as a share of ``limit``; ``None`` when the agent
     has no maximum or its maximum cannot be stated."""
     if limit is None or limit.mg is None:
@@ -66,7 +66,7 @@ class Dose:
     agent: Agent
     mg: Decimal  # in this mixture (0 for an agent given earlier only)
     prior_mg: Decimal
-    limit: MaxDose | None  # None: the agent has no maximum
+    limit: PatientMaxDose | None  # None: the agent has no maximum
     in_mixture: bool = True
 
     @property

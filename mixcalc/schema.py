@@ -44,7 +44,7 @@ __all__ = [
     "Rescue",
     "Severity",
     "SyringeResult",
-    "Warning",
+    "WarningResult",
 ]
 
 # Request limits, stated in the OpenAPI document and enforced here.
@@ -174,13 +174,22 @@ class Quantity:
 Severity = Literal["info", "warning", "critical"]
 
 
+# A finding of the checks.  Named WarningResult so as not to shadow the built-in Warning;
+# the contract keeps the name Warning (the OpenAPI $defs key follows __qualname__, set
+# below; the schema's title follows the config).  No docstring: it would become the
+# schema's description.
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Warning:
+class WarningResult:
+    __pydantic_config__ = ConfigDict(title="Warning")
+
     code: str
     severity: Severity
     agents: tuple[str, ...]
     message: str
     source: Annotated[tuple[str, ...], Field(description="Citations behind the rule.")] = ()
+
+
+WarningResult.__qualname__ = "Warning"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -318,7 +327,7 @@ class MixtureResponse(BaseModel):
     epinephrine_total: Quantity | None
     groups: tuple[GroupResult, ...]
     syringes: tuple[SyringeResult, ...]
-    warnings: tuple[Warning, ...]
+    warnings: tuple[WarningResult, ...]
     aftercare: tuple[str, ...]
     formulary: FormularyRef
     max_volume_per_site: Annotated[

@@ -27,14 +27,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, get_args
 
 from hypothesis import HealthCheck, assume, settings
 from hypothesis import strategies as st
 
 from mixcalc import MixtureResponse, plan_mixture
 from mixcalc.errors import ComponentNotComputable, SiteDoesNotFit
-from mixcalc.formulary import AgentClass, Condition, Formulary, default_formulary
+from mixcalc.formulary import AgentClass, Condition, DosingWeightRule, Formulary, default_formulary
 from mixcalc.units import MG_PER_ML, ML
 
 __all__ = [
@@ -52,11 +52,13 @@ __all__ = [
     "conditions",
     "decimal_text",
     "doses_per_site",
+    "dosing_weight_rules",
     "epinephrine_ratio_text",
     "heights_cm",
     "implausible_patients",
     "json_documents",
     "json_values",
+    "less_tidy_mixtures",
     "lidocaine_component",
     "local_anesthetic_components",
     "magnitude",
@@ -388,6 +390,34 @@ def mixtures(
         request["syringe"] = draw(capacities)
     if with_prior_doses:
         request["prior_doses"] = draw(prior_doses())
+    return request
+
+
+def dosing_weight_rules() -> st.SearchStrategy[str]:
+    """A dosing-weight rule a request may ask for instead of the formulary's."""
+    return st.sampled_from(get_args(DosingWeightRule))
+
+
+@st.composite
+def less_tidy_mixtures(draw: st.DrawFn) -> dict[str, Any]:
+    """Any mixture request of :func:`mixtures`, perhaps with prior doses, small doses, a
+    dosing-weight rule, and now and then a part the planner refuses (an unknown agent, a
+    strength above the stock, a form the agent lacks, a syringe not listed): for comparing
+    two planners on answers and on errors alike."""
+    request = draw(mixtures(with_prior_doses=draw(st.booleans()), small_doses=draw(st.booleans())))
+    if draw(st.booleans()):
+        request["dosing_weight"] = draw(dosing_weight_rules())
+    spoil = draw(st.sampled_from([*(["none"] * 12), "agent", "concentration", "form", "syringe"]))
+    if spoil != "none":
+        component = draw(st.sampled_from(request["components"]))
+        if spoil == "agent":
+            component["agent"] = "lidocane"
+        elif spoil == "concentration":
+            component["concentration"] = "90 %"
+        elif spoil == "form":
+            component["form"] = "no-such-form"
+        else:
+            request["syringe"] = "7 mL"
     return request
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from mixcalc import display, plan_mixture
-from mixcalc.dosing import MaxDose
+from mixcalc.dosing import PatientMaxDose
 from mixcalc.formulary import Formulary, default_formulary, parse_formulary
 from mixcalc.loads import Dose, crossed, epinephrine_cap, group_loads, load
 from mixcalc.schema import MixtureResponse
@@ -230,8 +230,8 @@ def test_loads_count_a_prior_dose_of_an_agent_outside_the_mixture_under_both_rul
     lidocaine, bupivacaine = formulary.agents_by_id["lidocaine"], formulary.agents_by_id["bupivacaine"]
     cap = epinephrine_cap(formulary.epinephrine, ())
     doses = [
-        Dose(lidocaine, Decimal(150), Decimal(0), MaxDose(Decimal(300), "", ())),
-        Dose(bupivacaine, Decimal(0), Decimal(35), MaxDose(Decimal(175), "", ()), in_mixture=False),
+        Dose(lidocaine, Decimal(150), Decimal(0), PatientMaxDose(Decimal(300), "", ())),
+        Dose(bupivacaine, Decimal(0), Decimal(35), PatientMaxDose(Decimal(175), "", ()), in_mixture=False),
     ]
     additive = load(doses, groups=formulary.groups, rule="additive", epinephrine_mg=None, cap=cap)
     most_toxic = load(doses, groups=formulary.groups, rule="most_toxic", epinephrine_mg=None, cap=cap)
@@ -244,12 +244,12 @@ def test_a_maximum_that_cannot_be_stated_gives_no_fraction_and_no_limit_to_cross
     formulary = default_formulary()
     lidocaine, bupivacaine = formulary.agents_by_id["lidocaine"], formulary.agents_by_id["bupivacaine"]
     cap = epinephrine_cap(formulary.epinephrine, ())
-    unstated = MaxDose(None, "a child without a weight", ())
+    unstated = PatientMaxDose(None, "a child without a weight", ())
 
     def at(mg: int) -> Any:
         doses = [
             Dose(lidocaine, Decimal(mg), Decimal(0), unstated),
-            Dose(bupivacaine, Decimal(170), Decimal(0), MaxDose(Decimal(175), "", ())),
+            Dose(bupivacaine, Decimal(170), Decimal(0), PatientMaxDose(Decimal(175), "", ())),
         ]
         return load(doses, groups=formulary.groups, rule="additive", epinephrine_mg=None, cap=cap)
 
@@ -262,16 +262,16 @@ def test_a_maximum_that_cannot_be_stated_gives_no_fraction_and_no_limit_to_cross
 
 
 def test_the_planner_answers_an_unstated_maximum_with_nulls(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The contract with the patient side: ``MaxDose.mg is None`` for an agent gives it no
+    """The contract with the patient side: ``PatientMaxDose.mg is None`` for an agent gives it no
     max_dose and no fraction, its group a null fraction, and the rounding guard does not crash."""
     import mixcalc.plan
 
     real = mixcalc.plan.max_dose
 
-    def unstated(agent: Any, **kwargs: Any) -> MaxDose | None:
+    def unstated(agent: Any, **kwargs: Any) -> PatientMaxDose | None:
         limit = real(agent, **kwargs)
         if agent.id == "lidocaine" and limit is not None:
-            return MaxDose(None, "maximum cannot be stated", limit.sources)
+            return PatientMaxDose(None, "maximum cannot be stated", limit.sources)
         return limit
 
     monkeypatch.setattr(mixcalc.plan, "max_dose", unstated)
@@ -377,3 +377,14 @@ def test_a_dose_just_over_its_maximum_never_reads_as_100_percent() -> None:
     (message,) = messages(answer, "max_dose_exceeded")
     assert "101 %" in message
     assert not re.search(r"\b100 %", message)
+
+
+def test_the_sources_of_a_rounded_volume_are_those_the_formulary_lists() -> None:
+    request = {"sites": 1, "components": [{**LIDOCAINE_1, "volume_per_site": "14.6 mL"}]}
+    text = BUNDLED_TEXT.replace('volume_rounded = ["S71"]', 'volume_rounded = ["S64", "S71"]', 1)
+    assert text != BUNDLED_TEXT
+    ours = parse_formulary(text, "ours.toml")
+    (bundled,) = [w for w in plan_mixture(request).warnings if w.code == "volume_rounded"]
+    (cited,) = [w for w in plan_mixture(request, ours).warnings if w.code == "volume_rounded"]
+    assert [s.split("]")[0] for s in bundled.source] == ["[S71"]
+    assert [s.split("]")[0] for s in cited.source] == ["[S64", "[S71"]

@@ -772,3 +772,29 @@ def test_phenol_flocculates_like_parabens(tmp_path: Path) -> None:
     request["components"][0]["form"] = "preservative-free"
     found = {(w.code, w.severity) for w in plan_mixture(request, formulary).warnings}
     assert not any(code == "preservative_flocculation" for code, _ in found)
+
+
+# --- the sources of the checks are formulary data ([rule_sources]) ---------------------------
+
+
+def test_the_checks_cite_the_rule_sources_of_the_formulary(bundled: Formulary) -> None:
+    assert bundled.rule_sources.volume_rounded == ("S71",)
+    assert bundled.rule_sources.off_label_mixture == ("S3", "S5")
+
+
+def test_a_rule_source_the_formulary_lacks_stops_start_up() -> None:
+    error = rejected(broken('volume_rounded = ["S71"]', 'volume_rounded = ["S710"]'))
+    assert error.key == "rule_sources.volume_rounded.source"
+    assert error.problem == "unknown source 'S710'"
+
+
+def test_a_formulary_without_the_source_of_a_rule_stops_start_up() -> None:
+    error = rejected(broken('off_label_mixture = ["S3", "S5"]\n', ""))
+    assert error.key == "rule_sources.off_label_mixture"
+    assert "required" in error.problem.lower()
+
+
+def test_a_rule_source_of_a_warning_code_the_checks_do_not_raise_is_rejected() -> None:
+    error = rejected(broken('volume_rounded = ["S71"]', 'volume_rounded = ["S71"]\nvolume_rounding = ["S71"]'))
+    assert error.key == "rule_sources.volume_rounding"
+    assert error.problem == "unknown key"
