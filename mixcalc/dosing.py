@@ -120,8 +120,8 @@ def dosing_weight(patient: PatientFacts, rule: DosingWeightRule) -> DosingWeight
         raise ImplausiblePatient(
             "/patient",
             {"weight": _kg(total), "height": f"{patient.height_cm} cm"},
-            f"weight {_kg(total)} and height {patient.height_cm:f} cm give a BMI of "
-            f"{bmi.quantize(_WEIGHT_PLACES)}, outside {_BMI_RANGE[0]} to {_BMI_RANGE[1]}",
+            # No value of the patient's in the text: answers never echo what is under /patient.
+            f"the weight and the height give a BMI outside {_BMI_RANGE[0]} to {_BMI_RANGE[1]}: check both",
         )
     bmi_text = f"BMI {bmi.quantize(_WEIGHT_PLACES)}" if bmi is not None else "BMI unknown"
 

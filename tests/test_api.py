@@ -219,6 +219,18 @@ def test_patient_values_are_never_echoed(client: TestClient) -> None:
     assert {i["pointer"] for i in problem["errors"]} == {"/patient/weight", "/patient/height", "/patient/age"}
 
 
+def test_implausible_measurements_are_named_without_their_values(client: TestClient) -> None:
+    """Each value is within its own range, together they are not (BMI 3.3): the answer says
+    which facts to check, never what they were."""
+    body = {**_with_component(), "patient": {"weight": "20.7 kg", "height": "249 cm"}}
+    problem = _problem(client.post("/v1/mixtures", json=body), 422)
+    text = json.dumps(problem)
+    for secret in ("20.7", "249", "3.3"):
+        assert secret not in text, text
+    assert problem["type"].endswith("/implausible-patient")
+    assert problem["errors"][0]["detail"] == "the weight and the height give a BMI outside 10 to 100: check both"
+
+
 def test_formulary_endpoint_lists_agents_limits_and_sources(client: TestClient) -> None:
     r = client.get("/v1/formulary")
     assert r.status_code == 200, r.text
