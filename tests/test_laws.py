@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
 from collections.abc import Mapping
 from decimal import ROUND_FLOOR, Decimal
 from importlib import resources
@@ -858,3 +859,24 @@ def test_adding_a_condition_never_lowers_the_most_severe_finding(request: dict[s
     after = computable_plan(more)
     assert most_severe(after) >= most_severe(before), (condition, before.warnings, after.warnings)
     assert critical_codes(before) <= critical_codes(after), condition
+
+
+@example(  # flocculation with a depot steroid, and a rounded steroid draw: both named the triamcinolone by id
+    request={
+        "sites": 6,
+        "components": [
+            {"agent": "lidocaine", "concentration": "1 %", "volume_per_site": "0.5 mL"},
+            {"agent": "triamcinolone-acetonide", "concentration": "40 mg/mL", "dose_per_site": "10 mg"},
+        ],
+        "patient": {"weight": "70 kg"},
+        "syringe": "20 mL",
+    }
+)
+@given(mixtures(with_patient=True))
+def test_messages_name_agents_as_people_read_them_never_by_id(request: dict[str, Any]) -> None:
+    """Issue 14: people's names for agents, never ids, in every message (the API's too, which
+    EHR cards show); the finding's ``agents`` keep the ids for machines."""
+    answer = computable_plan(request)
+    ids = {c.agent for c in answer.components if c.agent != c.name}
+    for warning in answer.warnings:
+        assert not [i for i in ids if re.search(rf"(?<![\w-]){re.escape(i)}(?![\w-])", warning.message)], warning

@@ -3,7 +3,7 @@ of a plan, and the :class:`Finding` values the rules yield."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
@@ -14,7 +14,7 @@ from ..formulary import Agent, Form, Formulary, RuleSources, Syringe
 from ..loads import GroupLoad, Load
 from ..mixture import FilledSyringe
 
-__all__ = ["RANK", "Assessment", "Finding", "Line", "Rule", "Severity", "cited"]
+__all__ = ["RANK", "Assessment", "Finding", "Line", "Rule", "Severity", "cited", "names"]
 
 
 Severity = Literal["info", "warning", "critical"]
@@ -101,3 +101,9 @@ def cited(a: Assessment) -> RuleSources:
     """The sources of the rules whose findings no formulary number cites (formulary data:
     ``[rule_sources]``, checked at start-up)."""
     return a.formulary.rule_sources
+
+
+def names(a: Assessment, agent_ids: Iterable[str]) -> str:
+    """The agents as people read them (the formulary's display names, Tall Man where ISMP
+    asks), for a finding's message; the finding's ``agents`` keep the ids."""
+    return ", ".join(a.formulary.agents_by_id[agent_id].display_name for agent_id in agent_ids)

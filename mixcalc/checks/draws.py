@@ -37,7 +37,7 @@ def rounding_rule(a: Assessment) -> Iterator[Finding]:
     changed = [line for line in a.lines if line.requested_volume_per_site * line.sites != line.total_volume]
     if changed:
         parts = "; ".join(
-            f"{line.agent.id}: {display.amount(line.requested_volume_per_site * line.sites, 'mL')} asked, "
+            f"{line.agent.display_name}: {display.amount(line.requested_volume_per_site * line.sites, 'mL')} asked, "
             f"{display.amount(line.total_volume, 'mL')} drawn"
             for line in changed
         )

@@ -11,7 +11,7 @@ from ..dosing import DosingWeight, max_dose
 from ..growth import DAYS_PER_MONTH, implausible
 from ..loads import Load
 from ..units import DAY
-from .assessment import Assessment, Finding, cited
+from .assessment import Assessment, Finding, cited, names
 
 __all__ = [
     "dosing_weight_rule",
@@ -36,7 +36,7 @@ def weight_rule(a: Assessment) -> Iterator[Finding]:
                 "critical",
                 unstated,
                 f"weight needed: a child's maximum is weight-based, so no maximum can be stated for "
-                f"{', '.join(unstated)} without the weight (the adult cap is never a child's maximum); "
+                f"{names(a, unstated)} without the weight (the adult cap is never a child's maximum); "
                 "give the patient's weight",
                 sources,
             )

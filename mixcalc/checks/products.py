@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from .. import display
 from ..formulary import AgentClass, Selector
 from ..units import DAY, MG_PER_ML
-from .assessment import Assessment, Finding, Line, cited
+from .assessment import Assessment, Finding, Line, cited, names
 
 __all__ = [
     "condition_rule",
@@ -65,13 +65,13 @@ def condition_rule(a: Assessment) -> Iterator[Finding]:
         certain = tuple(line.agent.id for line, maybe in concerned if not maybe)
         possible = tuple(line.agent.id for line, maybe in concerned if maybe)
         if certain:
-            yield Finding(rule.code, rule.severity, certain, f"{rule.message} ({', '.join(certain)})", rule.source)
+            yield Finding(rule.code, rule.severity, certain, f"{rule.message} ({names(a, certain)})", rule.source)
         if possible:
             yield Finding(
                 rule.code,
                 "warning",
                 possible,
-                f"{rule.message.split(':')[0]}: some forms of {', '.join(possible)} do; "
+                f"{rule.message.split(':')[0]}: some forms of {names(a, possible)} do; "
                 "confirm the product used is free of it (give the component's form)",
                 rule.source,
             )
@@ -91,7 +91,7 @@ def population_rule(a: Assessment) -> Iterator[Finding]:
             continue
         concerned = tuple(line.agent.id for line, _ in _concerned(rule.concerns, a.lines))
         if concerned:
-            yield Finding(rule.code, rule.severity, concerned, f"{rule.message} ({', '.join(concerned)})", rule.source)
+            yield Finding(rule.code, rule.severity, concerned, f"{rule.message} ({names(a, concerned)})", rule.source)
 
 
 def _populations_not_assessed(a: Assessment) -> Iterator[Finding]:
@@ -108,7 +108,7 @@ def _populations_not_assessed(a: Assessment) -> Iterator[Finding]:
                 "population_not_assessed",
                 "warning",
                 concerned,
-                f"age not given, and it matters: {rule.message} ({', '.join(concerned)}); give the patient's age",
+                f"age not given, and it matters: {rule.message} ({names(a, concerned)}); give the patient's age",
                 rule.source,
             )
 
@@ -138,7 +138,7 @@ def flocculation_rule(a: Assessment) -> Iterator[Finding]:
             "preservative_flocculation",
             "warning",
             (*preserved, *depots),
-            f"{named}-preserved (multi-dose) {', '.join(preserved)} with depot steroid {', '.join(depots)} "
+            f"{named}-preserved (multi-dose) {names(a, preserved)} with depot steroid {names(a, depots)} "
             "may flocculate: use a preservative-free (MPF) local anesthetic",
             a.formulary.mixing.source,
         )
@@ -147,7 +147,7 @@ def flocculation_rule(a: Assessment) -> Iterator[Finding]:
             "preservative_flocculation",
             "info",
             (*maybe, *depots),
-            f"with depot steroid {', '.join(depots)}, use preservative-free (MPF) {', '.join(maybe)}: "
+            f"with depot steroid {names(a, depots)}, use preservative-free (MPF) {names(a, maybe)}: "
             f"{named}-preserved multi-dose vials may flocculate",
             a.formulary.mixing.source,
         )
