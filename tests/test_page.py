@@ -125,3 +125,17 @@ def test_every_warning_that_asks_for_judgement_leads_with_an_action_on_the_page(
     actions = set(re.findall(r"^  ([a-z_]+): \"", _text("words.js"), re.MULTILINE))
     assert len(asking) > 25, asking
     assert asking - actions == set(), "words.js ACTIONS lacks an action for these codes"
+
+
+def test_the_page_and_the_cli_say_each_condition_in_the_same_words() -> None:
+    """The condition vocabulary is shown in words by the page (words.js) and the CLI
+    (``mixcalc conditions``): every condition has words in both, and they agree."""
+    from mixcalc.cli import CONDITION_WORDS
+    from mixcalc.formulary import Condition
+
+    block = _text("words.js").split("CONDITION_LABELS = {", 1)[1].split("};", 1)[0]
+    page = {key.strip('"'): words for key, words in re.findall(r'^\s+("?[a-z-]+"?): "([^"]+)",$', block, re.MULTILINE)}
+    vocabulary = {c.value for c in Condition}
+    assert set(page) == vocabulary
+    assert set(CONDITION_WORDS) == vocabulary
+    assert {k: v.lower() for k, v in page.items()} == {k: v.lower() for k, v in CONDITION_WORDS.items()}
