@@ -476,6 +476,17 @@ def test_two_small_orders_together_under_the_limit_get_an_info_session_card(dev:
     assert [c["indicator"] for c in session] == ["info"]
 
 
+def test_orders_near_the_limit_together_never_say_within_limits(dev: TestClient) -> None:
+    a = r4_order("a", _q(2.5, "mL"), sites=5)  # 125 mg of 300
+    b = r4_order("b", _q(2.5, "mL"), sites=5)  # together 250 mg: 84 %, near
+    cards = cards_of(dev, call(a, b))
+    (session,) = [c for c in cards if c["summary"].startswith("TPI orders together")]
+    assert session["indicator"] == "warning"
+    for card in order_cards(cards):
+        assert "within limits" not in card["summary"]
+        assert "with the session's other TPI orders near the limit" in card["summary"]
+
+
 def test_a_session_of_26_orders_over_64_kib_is_checked(dev: TestClient) -> None:
     orders = [r4_order(f"o{i}", _q(0.5, "mL"), sites=2) for i in range(26)]
     for order in orders:

@@ -119,10 +119,12 @@ def chart_section(chart: ChartReading) -> str:
 
 @dataclass(frozen=True)
 class SessionLine:
-    """What the session card says on each order's card; ``over`` when together they exceed."""
+    """What the session card says on each order's card; ``over`` when together they exceed,
+    ``near`` when together they reach the near-limit threshold."""
 
     text: str
     over: bool
+    near: bool = False
 
 
 @dataclass
@@ -168,9 +170,10 @@ class Cards:
         exact = check.exact
         assert exact is not None
         indicator, text = summary(check)
-        if session is not None and session.over and not check.over_limit:
-            # never "within limits" on an order that is over together with the others
-            text = clip(f"TPI mixture alone: {_loads(exact)}; with the session's other TPI orders over the maximum")
+        if session is not None and (session.over or session.near) and not check.over_limit:
+            # never "within limits" on an order that is over, or near, together with the others
+            together = "over the maximum" if session.over else "near the limit"
+            text = clip(f"TPI mixture alone: {_loads(exact)}; with the session's other TPI orders {together}")
         warnings = _bullets([f"**{w.severity}** `{w.code}`: {w.message}" for w in check.answer.warnings])
         detail = (
             f"**{check.reading.label}**\n\n{table(exact, check)}"

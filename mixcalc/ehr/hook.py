@@ -151,6 +151,7 @@ def _session(checks: list[OrderCheck], chart: ChartReading, formulary: Formulary
     line = SessionLine(
         f"**Session:** the {len(giving)} TPI orders together give {shown} of the local anesthetic maximum.",
         over=combined > 1,
+        near=combined >= formulary.policy.near_limit_threshold,
     )
     detail = (
         f"Local anesthetic from all {len(giving)} TPI orders in this session (and any given earlier today) adds up "
