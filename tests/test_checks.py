@@ -407,6 +407,22 @@ PATIENT_CASES = [
         mixture(LEVOBUPIVACAINE, sites=1, weight="50 kg", age="18 a"),
     ),
     (
+        "an epinephrine product under 18 warns: the per-visit cap is an adult figure",
+        "S67, C14",
+        mixture({**EPI_LIDOCAINE, "volume_per_site": "1 mL"}, sites=2, weight="30 kg", age="9 a"),
+        "pediatric_epinephrine_limit",
+        "warning",
+        mixture({**EPI_LIDOCAINE, "volume_per_site": "1 mL"}, sites=2, weight="60 kg", age="18 a"),
+    ),
+    (
+        "a child without an epinephrine product is not warned about epinephrine",
+        "S67, C14",
+        mixture({**EPI_LIDOCAINE, "volume_per_site": "1 mL"}, sites=2, weight="30 kg", age="9 a"),
+        "pediatric_epinephrine_limit",
+        "warning",
+        mixture({**LIDOCAINE, "volume_per_site": "1 mL"}, sites=2, weight="30 kg", age="9 a"),
+    ),
+    (
         "ketorolac under 17 warns",
         "S49",
         mixture(KETOROLAC, sites=1, weight="40 kg", age="12 a"),

@@ -53,6 +53,7 @@ const ACTIONS = {
   incompatible_mixture: "Do not mix these agents",
   pediatric_contraindicated: "Do not use this agent",
   pediatric_off_label: "Weigh the off-label use",
+  pediatric_epinephrine_limit: "Weigh the EPINEPHrine for this child",
   infant_dose_presumed: "Enter the age",
   population_not_assessed: "Enter the age",
   dosing_weight_not_assessed: "Enter the height and sex",
