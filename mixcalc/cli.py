@@ -72,11 +72,23 @@ def _component(text: str) -> dict[str, Any]:
         )
     agent, concentration, amount = parts[:3]
     component: dict[str, Any] = {"agent": agent, "concentration": concentration}
-    try:
-        parse_quantity(amount, expect=Dimension.VOLUME)
-        component["volume_per_site"] = amount
-    except QuantityError:
-        component["dose_per_site"] = amount
+    # The unit says which: a volume per site or a dose per site.  Zero passes here so that
+    # the API names the right field ("volume_per_site: must be greater than zero").
+    reasons = []
+    for field, dimension in (("volume_per_site", Dimension.VOLUME), ("dose_per_site", Dimension.MASS)):
+        try:
+            parse_quantity(amount, expect=dimension, allow_zero=True)
+        except QuantityError as error:
+            reasons.append(error.reason)
+            continue
+        component[field] = amount
+        break
+    else:  # say what is wrong with it, not that a volume is not a mass
+        reason = next((r for r in reasons if "; expected a " not in r), reasons[0])
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: the amount per site {amount!r} is neither a volume (e.g. 0.5mL) nor a dose "
+            f"(e.g. 10mg): {reason}"
+        )
     if len(parts) == 4:
         component["epinephrine"] = parts[3]
     return component

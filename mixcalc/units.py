@@ -260,6 +260,9 @@ def _decimal_from_number(value: object, raw: object) -> Decimal:
     return number
 
 
+_EXPONENT_RE = re.compile(r"^[eE][+-]?[0-9]")
+
+
 def _lookup(code: object, raw: object) -> Unit | None:
     """The vocabulary unit for a code, ``None`` for ``%``; a QuantityError otherwise."""
     if not isinstance(code, str):
@@ -271,6 +274,8 @@ def _lookup(code: object, raw: object) -> Unit | None:
         return _VOCABULARY[code]
     if code in _REFUSED:
         raise QuantityError(raw, f"unit {code!r} is not accepted: {_REFUSED[code]}")
+    if _EXPONENT_RE.match(code):  # "1e308 mL" reads as the number 1 and the unit "e308 mL"
+        raise QuantityError(raw, "write the number in full: exponent notation (1e3) is not accepted")
     known = ", ".join([*_VOCABULARY, "%", *_ALIASES])
     raise QuantityError(raw, f"unknown unit {code!r}; known units: {known}")
 

@@ -195,3 +195,22 @@ def test_a_reader_that_goes_away_early_is_no_traceback(monkeypatch: pytest.Monke
         monkeypatch.setattr(sys, "stdout", broken)
         code = main(["plan", "--sites", "6", "-c", "lidocaine,1%,5mL", "--weight", "70kg"])
     assert code == EXIT_BROKEN_PIPE
+
+
+@pytest.mark.parametrize(
+    ("amount", "said"),
+    [
+        ("0mL", "/components/0/volume_per_site: must be greater than zero"),  # the API names the right field
+        ("0mg", "/components/0/dose_per_site: must be greater than zero"),
+        ("-1 mL", "'-1 mL' is neither a volume (e.g. 0.5mL) nor a dose (e.g. 10mg): must not be negative"),
+        ("1e308mL", "exponent notation (1e3) is not accepted"),
+        ("5 mgs", "unknown unit 'mgs'"),
+    ],
+)
+def test_a_bad_amount_per_site_is_named_with_what_is_wrong(
+    capsys: pytest.CaptureFixture[str], amount: str, said: str
+) -> None:
+    code, out, err = run(capsys, "--sites", "2", "-c", f"lidocaine,1%,{amount}", "--weight", "70kg")
+    assert code == EXIT_USAGE
+    assert out == ""
+    assert said in err, err

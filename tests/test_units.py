@@ -198,7 +198,7 @@ def test_zero_is_accepted_only_where_allowed() -> None:
         ("mg", Dimension.MASS, "is not a quantity"),
         ("5", Dimension.MASS, "is not a quantity"),
         ("1e308 mg", Dimension.MASS, "is not a quantity"),
-        ("1e3mg", Dimension.MASS, "unknown unit 'e3mg'"),
+        ("1e3mg", Dimension.MASS, "exponent notation (1e3) is not accepted"),
         ("1 g/100 mL", Dimension.CONCENTRATION, "is not a quantity"),
         ("1:0", Dimension.CONCENTRATION, "1:0 is not a concentration"),
         ("2:200000", Dimension.CONCENTRATION, "unknown unit"),
@@ -342,3 +342,9 @@ def test_the_registry_is_built_without_pints_cache_when_it_is_off_or_unwritable(
     monkeypatch.setenv(units.PINT_CACHE_ENV, setting)
     registry = units._registry()
     assert registry.Quantity(Decimal("2.5"), "milliliter").to("liter").magnitude == Decimal("0.0025")
+
+
+def test_exponent_notation_is_refused_saying_so() -> None:
+    """ "1e308mL" would read as the number 1 and a unit "e308mL": the error says what to do."""
+    with pytest.raises(QuantityError, match="exponent notation"):
+        parse_quantity("1e308mL", expect=Dimension.VOLUME)
