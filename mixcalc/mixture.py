@@ -175,30 +175,48 @@ def fill_syringes(
 ) -> tuple[FilledSyringe, ...]:
     """What goes into each mixing syringe of ``plan``: for each component (same order as
     ``volumes_per_site``) its draw, measured as :func:`measure` says; components whose
-    index is in ``round_down`` are never rounded up."""
+    index is in ``round_down`` are never rounded up.
+
+    A component measured in a separate, finer syringe for one mixing syringe is measured
+    that way for every mixing syringe of the plan where that is at least as close (one
+    way of drawing each agent, and the same strength in every syringe as near as the
+    graduations allow), rather than rounded on a coarse scale in some of them."""
     capacity = plan.syringe.capacity.in_(ML)
-    filled = []
-    for count in plan.site_counts:
+    counts = plan.site_counts
 
-        def draws(*, all_down: bool, count: int = count) -> tuple[MeasuredDraw, ...]:
-            return tuple(
-                measure(
-                    volume * count,
-                    mixing=plan.syringe,
-                    syringes=syringes,
-                    tolerance=tolerance,
-                    down=all_down or index in round_down,
-                )
-                for index, volume in enumerate(volumes_per_site)
-            )
+    def draws(count: int, *, all_down: bool, finer: dict[int, Syringe]) -> tuple[MeasuredDraw, ...]:
+        found = []
+        for index, volume in enumerate(volumes_per_site):
+            down = all_down or index in round_down
+            draw = measure(volume * count, mixing=plan.syringe, syringes=syringes, tolerance=tolerance, down=down)
+            separate = finer.get(index)
+            if separate is not None and draw.measured_in is None:
+                again = round_to_graduation(volume * count, separate.graduation.in_(ML), down=down)
+                candidate = MeasuredDraw(again, volume * count, separate)
+                if 0 < again <= separate.capacity.in_(ML) and candidate.deviation <= draw.deviation:
+                    draw = candidate
+            found.append(draw)
+        return tuple(found)
 
-        syringe = FilledSyringe(count, draws(all_down=False))
-        if syringe.fill > capacity:
-            # Rounding up overfilled this syringe: every draw rounded down fits, since
-            # the unrounded volumes do.
-            syringe = FilledSyringe(count, draws(all_down=True))
-        filled.append(syringe)
-    return tuple(filled)
+    def fill(finer: dict[int, Syringe]) -> tuple[FilledSyringe, ...]:
+        filled = []
+        for count in counts:
+            syringe = FilledSyringe(count, draws(count, all_down=False, finer=finer))
+            if syringe.fill > capacity:
+                # Rounding up overfilled this syringe: every draw rounded down fits, since
+                # the unrounded volumes do.
+                syringe = FilledSyringe(count, draws(count, all_down=True, finer=finer))
+            filled.append(syringe)
+        return tuple(filled)
+
+    first = fill({})
+    finer = {
+        index: draw.measured_in
+        for syringe in first
+        for index, draw in enumerate(syringe.draws)
+        if draw.measured_in is not None
+    }
+    return fill(finer) if finer and len(counts) > 1 else first
 
 
 def _all_within(filled: Sequence[FilledSyringe], tolerance: Decimal) -> bool:

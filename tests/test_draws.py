@@ -98,6 +98,40 @@ def test_a_draw_the_mixing_syringe_measures_within_tolerance_stays_in_it() -> No
     assert codes(answer)["volume_rounded"] == "info"
 
 
+SPLIT_OVER_TWO_SYRINGES: dict[str, Any] = {
+    "sites": 6,
+    "syringe": "3 mL",  # 4 sites, then 2: 0.67 mL and 0.33 mL of bupivacaine 0.75 %
+    "components": [
+        {"agent": "lidocaine", "concentration": "2 %", "dose_per_site": "5 mg"},
+        {"agent": "bupivacaine", "concentration": "0.75 %", "dose_per_site": "1.25 mg"},
+        {"agent": "triamcinolone-acetonide", "concentration": "40 mg/mL", "dose_per_site": "10 mg"},
+    ],
+    "patient": {"weight": "70 kg", "height": "165 cm", "sex": "female", "age": "45 a"},
+}
+
+
+def test_a_component_measured_in_a_finer_syringe_is_measured_so_in_every_mixing_syringe() -> None:
+    """Found trying it as a pharmacist: the 3 mL syringe reads 0.7 mL for 0.667 mL (5 % over,
+    within the tolerance) in the first syringe, while the second needs the 1 mL syringe for
+    0.333 mL; the two syringes then held bupivacaine at different strengths.  Now both use
+    the finer syringe, and every syringe delivers the same dose per site as near as its
+    graduations allow."""
+    answer = plan_mixture(SPLIT_OVER_TWO_SYRINGES)
+    assert [s.sites for s in answer.syringes] == [4, 2]
+    bupivacaine = [next(d for d in s.draws if d.agent == "bupivacaine") for s in answer.syringes]
+    assert [d.measured_in.capacity.value if d.measured_in else None for d in bupivacaine] == [1.0, 1.0]
+    per_site = [Decimal(repr(d.dose.value)) / s.sites for d, s in zip(bupivacaine, answer.syringes, strict=True)]
+    assert all(abs(dose - Decimal("1.25")) / Decimal("1.25") <= Decimal("0.01") for dose in per_site), per_site
+
+
+def test_one_mixing_syringe_keeps_a_draw_its_own_graduations_measure() -> None:
+    one = {**SPLIT_OVER_TWO_SYRINGES, "sites": 4}  # one 3 mL syringe: 0.67 mL reads as 0.7 mL, within 5 %
+    (syringe,) = plan_mixture(one).syringes
+    bupivacaine = next(d for d in syringe.draws if d.agent == "bupivacaine")
+    assert bupivacaine.measured_in is None
+    assert bupivacaine.volume.value == 0.7
+
+
 def test_a_requested_syringe_is_honoured_and_a_finer_one_offered_for_a_draw() -> None:
     request = {
         "sites": 1,
