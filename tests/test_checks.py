@@ -206,6 +206,14 @@ CASES = [
         mixture({**LIDOCAINE, "epinephrine": "1:100000", "volume_per_site": "2 mL"}, sites=10, weight="90 kg"),
     ),
     (
+        "epinephrine at 80 % of its cap or more is near the limit (200 of 200 mcg)",
+        "S67",
+        mixture({**LIDOCAINE, "epinephrine": "1:100000", "volume_per_site": "2 mL"}, sites=10, weight="90 kg"),
+        "epinephrine_limit_near",
+        "warning",
+        mixture({**LIDOCAINE, "epinephrine": "1:100000", "volume_per_site": "2 mL"}, sites=7, weight="90 kg"),
+    ),
+    (
         "bupivacaine under 18 is off-label (adult-only label)",
         "S3, S14",
         mixture(BUPIVACAINE, age="12 a"),

@@ -88,6 +88,17 @@ def epinephrine_rule(a: Assessment) -> Iterator[Finding]:
             f"total EPINEPHrine {total}{as_asked} is over the {cap} limit per visit ({a.epinephrine_cap_reason})",
             source,
         )
+    elif max(asked, a.epinephrine_total) >= a.formulary.policy.near_limit_threshold * a.epinephrine_cap:
+        # near the cap, like a dose near its maximum (the formulary's near-limit threshold)
+        share = display.percent(max(asked, a.epinephrine_total) / a.epinephrine_cap)
+        yield Finding(
+            "epinephrine_limit_near",
+            "warning",
+            agents,
+            f"total EPINEPHrine {total} is {share} of the {cap} limit per visit ({a.epinephrine_cap_reason}); "
+            "avoid end-artery sites (digits, nose, ears)",
+            source,
+        )
     else:
         yield Finding(
             "epinephrine_total",

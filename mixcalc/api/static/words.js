@@ -37,6 +37,7 @@ const ACTIONS = {
   combined_steroid_exceeded: "Lower the corticosteroid doses",
   combined_steroid_near: "Check the combined corticosteroid dose",
   epinephrine_limit_exceeded: "Lower the EPINEPHrine",
+  epinephrine_limit_near: "Check the EPINEPHrine",
   epinephrine_total: "Avoid end-artery sites",
   weight_required: "Weigh the patient",
   weight_missing: "Enter the weight if known",
