@@ -56,12 +56,6 @@ class ExactAnswer:
         fractions = [c.fraction for c in self.components] + [g.fraction for g in self.groups]
         return any(f is not None and f > 1 for f in fractions)
 
-    @property
-    def worst_fraction(self) -> Decimal | None:
-        fractions = [c.fraction for c in self.components] + [g.fraction for g in self.groups]
-        known = [f for f in fractions if f is not None]
-        return max(known, default=None)
-
 
 def _d(value: float | None) -> Decimal | None:
     return None if value is None else Decimal(repr(value))
