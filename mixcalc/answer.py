@@ -37,7 +37,7 @@ from .units import ML
 if TYPE_CHECKING:
     from .plan import Plan
 
-__all__ = ["AFTERCARE", "answer"]
+__all__ = ["AFTERCARE", "answer", "answer_json"]
 
 #: Advice for the patient after TPI (CLINICAL.md section 10).
 AFTERCARE = (
@@ -98,6 +98,12 @@ def answer(plan: Plan) -> MixtureResponse:
         else _q(plan.max_volume_per_site, "mL", floor=True),
         rescue=None if plan.rescue is None else _rescue(formulary, plan.rescue),
     )
+
+
+def answer_json(plan: Plan) -> bytes:
+    """The answer as the JSON bytes ``POST /v1/mixtures`` sends: exactly
+    ``answer(plan).model_dump_json()``, encoded."""
+    return answer(plan).model_dump_json().encode()
 
 
 def _dosing_weight(weight: DosingWeight | None) -> DosingWeightResult | None:

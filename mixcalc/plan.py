@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from . import display, headroom
-from .answer import answer
+from .answer import answer, answer_json
 from .checks import Assessment, Finding, Line, findings
 from .dosing import PatientMaxDose, lowest_weight, max_dose
 from .errors import ComponentNotComputable, PlanError
@@ -32,7 +32,7 @@ from .resolve import Resolved, resolve
 from .schema import MAX_VOLUME_PER_SITE_ML, MixtureRequest, MixtureResponse
 from .units import ML
 
-__all__ = ["Plan", "compute", "plan_mixture"]
+__all__ = ["Plan", "compute", "plan_mixture", "plan_mixture_json"]
 
 
 def plan_mixture(request: MixtureRequest | Mapping[str, Any], formulary: Formulary | None = None) -> MixtureResponse:
@@ -42,6 +42,12 @@ def plan_mixture(request: MixtureRequest | Mapping[str, Any], formulary: Formula
         request = MixtureRequest.model_validate(request)
     formulary = formulary or default_formulary()
     return answer(compute(resolve(request, formulary), formulary))
+
+
+def plan_mixture_json(request: MixtureRequest, formulary: Formulary) -> bytes:
+    """What the HTTP shell sends for a validated ``request``: the bytes of
+    ``plan_mixture(request, formulary).model_dump_json()``."""
+    return answer_json(compute(resolve(request, formulary), formulary))
 
 
 @dataclass(frozen=True, slots=True)

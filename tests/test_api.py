@@ -267,7 +267,7 @@ def test_an_unexpected_failure_is_a_bare_500_problem(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("weight 83.7 kg leaked")
 
-    monkeypatch.setattr(routes, "plan_mixture", broken)
+    monkeypatch.setattr(routes, "plan_mixture_json", broken)
     with TestClient(create_app(formulary), raise_server_exceptions=False) as broken_client:
         r = broken_client.post("/v1/mixtures", json=_with_component())
     problem = _problem(r, 500)

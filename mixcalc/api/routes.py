@@ -16,7 +16,7 @@ from starlette.types import ASGIApp
 
 from .. import __version__
 from ..formulary import Formulary, load_formulary
-from ..plan import plan_mixture
+from ..plan import plan_mixture_json
 from ..schema import MixtureRequest, MixtureResponse
 from .cds import install_cds
 from .middleware import API_KEY_HEADER, KEY_OPTIONAL, ApiKeys, BodyGuard, Outermost, document_security
@@ -109,11 +109,10 @@ def create_app(formulary: Formulary | None = None, settings: Settings | None = N
         tags=["mixtures"],
     )
     async def post_mixture(request: Request, mixture: MixtureRequest) -> Response:
-        answer = plan_mixture(mixture, request.app.state.formulary)
-        # Serialised once, by pydantic-core.  Returned as the model, FastAPI would validate
-        # the answer again against response_model (which here documents it): the planner
-        # builds it from checked parts, and the contract tests check its shape.
-        return Response(answer.model_dump_json(), media_type="application/json")
+        # Serialised once.  Returned as the model, FastAPI would validate the answer again
+        # against response_model (which here documents it): the planner builds it from
+        # checked parts, and the contract tests check its shape.
+        return Response(plan_mixture_json(mixture, request.app.state.formulary), media_type="application/json")
 
     @app.get(
         "/v1/formulary",
