@@ -30,6 +30,7 @@ __all__ = [
     "strength",
     "volume_read",
     "weight",
+    "weight_amount",
 ]
 
 _PLACES = Decimal("0.001")
@@ -104,3 +105,8 @@ def fraction(value: Decimal | None) -> float | None:
 def weight(kg: Decimal) -> float:
     """The dosing weight in the answer: 0.1 kg, half to even."""
     return float(kg.quantize(_WEIGHT_PLACES, rounding=ROUND_HALF_EVEN))
+
+
+def weight_amount(kg: Decimal) -> str:
+    """The dosing weight for people, rounded as in the answer (:func:`weight`): "61.4 kg"."""
+    return amount(kg.quantize(_WEIGHT_PLACES, rounding=ROUND_HALF_EVEN), "kg")

@@ -35,7 +35,9 @@ from mixcalc.ehr.chart import ChartReading, read_chart
 from mixcalc.ehr.check import OrderCheck
 from mixcalc.ehr.check import check_order as _check_order
 from mixcalc.ehr.codes import default_tables
+from mixcalc.ehr.exact import computed
 from mixcalc.ehr.orders import read_order
+from mixcalc.ehr.write import COMPONENT_EXTENSION, medication_request
 from mixcalc.formulary import Formulary
 from mixcalc.schema import MixtureRequest
 
@@ -288,9 +290,7 @@ def test_round_trip_of_an_over_limit_mixture_keeps_the_critical_verdict(formular
     ]
     answer = plan_mixture(request, formulary)
     assert any(w.severity == "critical" for w in answer.warnings)
-    from mixcalc.ehr.write import medication_request
-
-    order = medication_request(answer, MixtureRequest.model_validate(request), formulary, order_id="tpi-2")
+    order = medication_request(computed(MixtureRequest.model_validate(request), formulary), formulary, order_id="tpi-2")
     call = {"hook": "order-sign", "hookInstance": "x", "context": {"patientId": "1288992"}}
     call["context"]["draftOrders"] = {"resourceType": "Bundle", "entry": [{"resource": order}]}
     call["prefetch"] = _prefetch_for(request["patient"], _today())
@@ -303,6 +303,81 @@ def test_round_trip_of_an_over_limit_mixture_keeps_the_critical_verdict(formular
     again = check_order(updated, patient, formulary)
     assert again.origin == "mixcalc"  # our suggestion is our own output: it still rebuilds exactly
     assert not again.over_limit
+
+
+# --- exact values: the cards and our orders are computed from the plan, not from rounded floats ---
+
+
+def _our_order_call(request: dict[str, Any], formulary: Formulary) -> dict[str, Any]:
+    """A hook call with one order we wrote for ``request``, for the README example's patient."""
+    order = medication_request(computed(MixtureRequest.model_validate(request), formulary), formulary, order_id="tpi-1")
+    return {
+        "hook": "order-sign",
+        "hookInstance": "x",
+        "context": {"patientId": "1288992", "draftOrders": {"resourceType": "Bundle", "entry": [{"resource": order}]}},
+        "prefetch": _prefetch_for({}, _today()),  # the README example's patient
+    }
+
+
+def _component_part(resource: dict[str, Any], url: str) -> Any:
+    (ingredient,) = [i for i in resource["contained"][0]["ingredient"] if "extension" in i]
+    (extension,) = [e for e in ingredient["extension"] if e["url"] == COMPONENT_EXTENSION]
+    return next(p["valueQuantity"]["value"] for p in extension["extension"] if p["url"] == url)
+
+
+def test_a_suggestion_scales_our_order_from_the_exact_volume_per_site(formulary: Formulary) -> None:
+    # ketorolac 25 mg per site at 30 mg/mL in 3 sites: 75 mg, over its 60 mg maximum.  The
+    # plan draws 2.5 mL, 0.8333... mL per site; at 0.6 mL per site each site gets
+    # 0.6 mL x 30 mg/mL = 18 mg exactly.  Scaled from the answer's rounded 0.8333 mL, the
+    # suggested order asked 18.0007 mg per site (54.002 mg in all).
+    request = {
+        "sites": 3,
+        "components": [{"agent": "ketorolac", "concentration": "30 mg/mL", "dose_per_site": "25 mg"}],
+    }
+    (card, *_) = hook_response("order-sign", _our_order_call(request, formulary), formulary, _today())["cards"]
+    assert card["indicator"] == "critical"
+    (suggestion,) = card["suggestions"]
+    assert suggestion["label"] == "Reduce to 0.6 mL per site"
+    updated = suggestion["actions"][0]["resource"]
+    assert _component_part(updated, "dosePerSite") == 18
+    assert updated["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["value"] == 0.6
+    assert "ketorolac 54 mg is 90 % of its maximum 60 mg" in suggestion["actions"][0]["description"]  # 3 x 18 mg
+
+
+def test_a_card_totals_the_exact_volume_not_a_rounded_volume_per_site(formulary: Formulary) -> None:
+    # ketorolac 70 mg per site at 30 mg/mL in 13 sites: 30.6 mL drawn, 2.3538... mL per site.
+    # The rounded 2.3538 mL x 13 sites made "30.599 mL in all".
+    request = {
+        "sites": 13,
+        "components": [{"agent": "ketorolac", "concentration": "30 mg/mL", "dose_per_site": "70 mg"}],
+    }
+    (card, *_) = hook_response("order-sign", _our_order_call(request, formulary), formulary, _today())["cards"]
+    assert "**13 sites, 2.354 mL per site, 30.6 mL in all.**" in card["detail"]
+    assert "| ketorolac | 70.615 mg | 918 mg | 60 mg | 1,530 % |" in card["detail"]
+
+
+def test_a_card_rounds_a_dose_per_site_once(formulary: Formulary) -> None:
+    # methylprednisolone 53 mg per site at 40 mg/mL in 11 sites: 15 mL drawn, 600 mg, so
+    # 54.5454... mg per site: 54.545 mg.  Rounded to 4 places first (54.5455), then to 3
+    # places half to even, it showed 54.546 mg.
+    request = {
+        "sites": 11,
+        "components": [{"agent": "methylprednisolone-acetate", "concentration": "40 mg/mL", "dose_per_site": "53 mg"}],
+    }
+    (card, *_) = hook_response("order-sign", _our_order_call(request, formulary), formulary, _today())["cards"]
+    assert "**11 sites, 1.364 mL per site, 15 mL in all.**" in card["detail"]
+    assert "| methylPREDNISolone acetate | 54.545 mg | 600 mg |" in card["detail"]
+
+
+def test_no_float_is_turned_back_into_a_decimal_in_the_ehr_adapters() -> None:
+    # the adapters take numbers from the plan (mixcalc.ehr.exact); only untrusted JSON
+    # numbers are read from floats (mixcalc.ehr.jsonsafe.bounded_decimal)
+    root = Path(__file__).parents[1] / "mixcalc" / "ehr"
+    for path in sorted(root.glob("*.py")):
+        text = path.read_text()
+        if path.name != "jsonsafe.py":
+            assert "Decimal(repr(" not in text, path.name
+            assert "Decimal(str(" not in text, path.name
 
 
 # --- security -------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from fhir.resources.R4B.medicationrequest import MedicationRequest
 
 from mixcalc import plan_mixture
 from mixcalc.ehr.codes import default_tables
+from mixcalc.ehr.exact import computed
 from mixcalc.ehr.jsonsafe import UCUM
 from mixcalc.ehr.orders import read_order
 from mixcalc.ehr.roundtrip import mixcalc_request, same_order
@@ -50,7 +51,7 @@ REQUESTS = {
 
 def _resource(formulary: Formulary, name: str, **kwargs: Any) -> tuple[MixtureRequest, dict[str, Any]]:
     request = MixtureRequest.model_validate(REQUESTS[name])
-    return request, medication_request(plan_mixture(request, formulary), request, formulary, **kwargs)
+    return request, medication_request(computed(request, formulary), formulary, **kwargs)
 
 
 def _ingredient(resource: dict[str, Any], text: str) -> dict[str, Any]:
@@ -126,7 +127,7 @@ def test_our_extensions_rebuild_the_exact_request(formulary: Formulary, name: st
     assert rebuilt.patient is None  # patient facts come from the EHR, not from the order
     again = rebuilt.model_copy(update={"patient": request.patient})
     assert plan_mixture(again, formulary) == plan_mixture(request, formulary)
-    assert same_order(resource, medication_request(plan_mixture(again, formulary), again, formulary))
+    assert same_order(resource, medication_request(computed(again, formulary), formulary))
 
 
 def test_an_edited_order_no_longer_matches_what_we_wrote(formulary: Formulary) -> None:

@@ -31,12 +31,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..ehr.cards import SUMMARY_LIMIT
 from ..ehr.codes import CodeTables, default_tables
+from ..ehr.exact import computed
 from ..ehr.fetch import complete_call
 from ..ehr.hook import HOOKS, discovery, hook_response
 from ..ehr.write import medication_request
 from ..errors import UnknownService
 from ..formulary import Formulary
-from ..plan import plan_mixture
 from ..schema import MixtureRequest
 from .cds_auth import CdsAuthSettings, Verifier
 from .middleware import KEY_OPTIONAL, document_security
@@ -241,8 +241,7 @@ def _router() -> APIRouter:
         ] = None,
     ) -> Response:
         formulary: Formulary = request.app.state.formulary
-        answer = plan_mixture(mixture, formulary)
-        return FhirResponse(medication_request(answer, mixture, formulary, subject=subject))
+        return FhirResponse(medication_request(computed(mixture, formulary), formulary, subject=subject))
 
     @router.get(
         "/cds-services",

@@ -2,7 +2,8 @@
 
 * :mod:`~mixcalc.ehr.jsonsafe`: safe accessors for untrusted FHIR JSON, numbers bounded;
 * :mod:`~mixcalc.ehr.codes`: the code tables (``formulary/ehr.toml``);
-* :mod:`~mixcalc.ehr.exact`: the one place numbers are taken from a computed answer;
+* :mod:`~mixcalc.ehr.exact`: a request computed once (plan, answer) and the plan's exact numbers,
+  the one place the adapters take numbers from;
 * :mod:`~mixcalc.ehr.write`: a mixture as a FHIR ``MedicationRequest`` (with
   ``DetectedIssue`` for its warnings);
 * :mod:`~mixcalc.ehr.names`: what a coded concept names (agent, strength, epinephrine);

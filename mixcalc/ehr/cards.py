@@ -1,7 +1,9 @@
 """Cards: what a checked order, the session and the chart say in the EHR (CDS Hooks 2.0).
 
-Numbers reach people through :mod:`mixcalc.display`; percentages are whole percent
-rounded up.  Indicators come from the findings' severities, never from their codes.
+Numbers reach people through :mod:`mixcalc.display`, from the plan's exact values
+(:mod:`mixcalc.ehr.exact`); percentages are whole percent rounded up
+(:func:`mixcalc.display.percent`).  Indicators come from the findings' severities, never
+from their codes.
 """
 
 from __future__ import annotations
@@ -9,10 +11,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from .. import display
+from ..display import percent
 from ..formulary import Formulary
 from .chart import ChartReading
 from .check import OrderCheck
@@ -28,11 +30,6 @@ OVERRIDE_REASONS = (
     {"system": _OVERRIDE_SYSTEM, "code": "benefit-outweighs-risk", "display": "Benefit outweighs risk (documented)"},
     {"system": _OVERRIDE_SYSTEM, "code": "patient-data-outdated", "display": "Weight or patient data is out of date"},
 )
-
-
-def percent(fraction: Decimal) -> str:
-    """Whole percent, rounded up: 1.0029 -> "101 %" (the project's display rule)."""
-    return f"{display.number((fraction * 100).to_integral_value(rounding=ROUND_CEILING))} %"
 
 
 def clip(text: str) -> str:
@@ -76,9 +73,8 @@ def table(exact: ExactAnswer, check: OrderCheck) -> str:
     if exact.epinephrine_total is not None:
         lines.append(f"Total EPINEPHrine: {display.amount(exact.epinephrine_total, 'ug')}.")
     if check.answer is not None and check.answer.dosing_weight is not None and exact.dosing_weight is not None:
-        lines.append(
-            f"Dosing weight: {display.amount(exact.dosing_weight, 'kg')} ({check.answer.dosing_weight.reason})."
-        )
+        reason = check.answer.dosing_weight.reason
+        lines.append(f"Dosing weight: {display.weight_amount(exact.dosing_weight)} ({reason}).")
     return "\n".join(lines)
 
 

@@ -2,8 +2,8 @@
 
 An order we wrote ourselves is rebuilt from our extension while it still reproduces the
 fields a clinician signs; any other order is checked from its standard fields
-(:mod:`mixcalc.ehr.orders`).  The plan is :func:`mixcalc.plan.plan_mixture`, the same
-computation as ``POST /v1/mixtures``.
+(:mod:`mixcalc.ehr.orders`).  The plan is the core's three steps, the same computation
+as ``POST /v1/mixtures``, run once per order (:func:`mixcalc.ehr.exact.computed`).
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from pydantic import ValidationError
 
 from ..errors import PlanError
 from ..formulary import AgentClass, Formulary
-from ..plan import plan_mixture
+from ..plan import Plan, compute
+from ..resolve import resolve
 from ..schema import MAX_PRIOR_DOSES, MixtureRequest, MixtureResponse
 from ..units import MG, Amount
 from .chart import ChartReading
-from .exact import ExactAnswer, exact_answer
+from .exact import Computed, ExactAnswer
 from .orders import OrderReading
 from .roundtrip import mixcalc_request, same_order
 from .write import medication_request
@@ -31,20 +32,28 @@ __all__ = ["OrderCheck", "check_order", "local_anesthetic_doses", "others", "pla
 
 @dataclass(frozen=True)
 class OrderCheck:
-    """One order checked: ``answer`` is the plan (None with ``problems`` when the order
-    could not be read or computed); ``request`` the full request that was planned."""
+    """One order checked: ``computed`` is the full request (the chart's patient and prior
+    doses added) computed once, None with ``problems`` when the order could not be read or
+    computed."""
 
     reading: OrderReading
     origin: str  # "mixcalc" (our extension, verified) or "ehr" (standard fields)
-    answer: MixtureResponse | None
-    request: MixtureRequest | None = None
+    computed: Computed | None
     problems: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     volume_per_site: Decimal | None = None
 
     @property
+    def answer(self) -> MixtureResponse | None:
+        return None if self.computed is None else self.computed.answer
+
+    @property
+    def request(self) -> MixtureRequest | None:
+        return None if self.computed is None else self.computed.request
+
+    @property
     def exact(self) -> ExactAnswer | None:
-        return None if self.answer is None else exact_answer(self.answer)
+        return None if self.computed is None else self.computed.exact
 
     @property
     def over_limit(self) -> bool:
@@ -76,14 +85,15 @@ def plan_with(
     chart: ChartReading,
     formulary: Formulary,
     extra_prior: Mapping[str, Decimal] | None = None,
-) -> tuple[MixtureRequest, MixtureResponse] | str:
+) -> tuple[MixtureRequest, Plan] | str:
     """The request with the chart's patient and prior doses (plus ``extra_prior``), and its
-    plan; or why it cannot be computed (the field and the reason)."""
+    plan (exact values; :meth:`Computed.of` adds the answer); or why it cannot be computed
+    (the field and the reason)."""
     try:
         full = MixtureRequest.model_validate(
             {**request, "patient": dict(chart.facts) or None, "prior_doses": _prior(chart, extra_prior or {})}
         )
-        return full, plan_mixture(full, formulary)
+        return full, compute(resolve(full, formulary), formulary)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = "/".join(str(p) for p in first["loc"])
@@ -101,30 +111,29 @@ def check_order(
     if mine is not None:
         planned = plan_with(mine, chart, formulary)
         if not isinstance(planned, str):
-            request, answer = planned
-            if same_order(resource, medication_request(answer, request, formulary)):
-                volume = exact_answer(answer).volume_per_site
-                return OrderCheck(reading, "mixcalc", answer, request, volume_per_site=volume)
+            mixcalc = Computed.of(*planned)
+            if same_order(resource, medication_request(mixcalc, formulary)):
+                return OrderCheck(reading, "mixcalc", mixcalc, volume_per_site=mixcalc.exact.volume_per_site)
         notes.append("the order no longer matches what mixcalc wrote: it was checked as ordered")
     if reading.request is None:
         return OrderCheck(reading, "ehr", None, problems=reading.problems, notes=(*notes, *reading.notes))
     planned = plan_with(reading.request, chart, formulary)
     if isinstance(planned, str):
         return OrderCheck(reading, "ehr", None, problems=(planned,), notes=(*notes, *reading.notes))
-    request, answer = planned
     return OrderCheck(
-        reading, "ehr", answer, request, notes=(*notes, *reading.notes), volume_per_site=reading.volume_per_site
+        reading,
+        "ehr",
+        Computed.of(*planned),
+        notes=(*notes, *reading.notes),
+        volume_per_site=reading.volume_per_site,
     )
 
 
 def local_anesthetic_doses(check: OrderCheck, formulary: Formulary) -> dict[str, Decimal]:
     """The local anesthetic this order gives (mg per agent): the plan's totals, or the
     doses that can be read for certain when it has no plan."""
-    if check.answer is None:
-        doses = check.reading.least
-    else:
-        exact = exact_answer(check.answer)
-        doses = {c.agent: c.total_dose for c in exact.components}
+    exact = check.exact
+    doses = check.reading.least if exact is None else {c.agent: c.total_dose for c in exact.components}
     return {
         agent: dose
         for agent, dose in doses.items()

@@ -34,7 +34,6 @@ from .cards import Cards, SessionLine, clip, percent, summary
 from .chart import CHART_PREFETCH, HEIGHT_LOINC, LOINC, WEIGHT_LOINC, ChartReading, read_chart
 from .check import OrderCheck, check_order, local_anesthetic_doses, others, plan_with
 from .codes import CodeTables
-from .exact import exact_answer
 from .jsonsafe import json_array, json_object, json_str
 from .orders import ORDER_TYPES, medication_references, order_label, read_order, unresolved_reference
 from .suggestion import largest_safe_volume
@@ -122,7 +121,8 @@ def _session(checks: list[OrderCheck], chart: ChartReading, formulary: Formulary
         planned = plan_with(base, chart, formulary, others(doses, i))
         if isinstance(planned, str):
             continue
-        group = next((g for g in exact_answer(planned[1]).groups if g.id == "local-anesthetics"), None)
+        # only the group's exact load is read: the plan, without an answer
+        group = next((g for g in planned[1].assessment.groups if g.group.id == "local-anesthetics"), None)
         if group is not None and group.fraction is not None:
             combined = group.fraction if combined is None else max(combined, group.fraction)
     concerned = [

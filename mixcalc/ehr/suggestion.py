@@ -20,15 +20,15 @@ from pydantic import ValidationError
 from .. import display
 from ..errors import PlanError
 from ..formulary import Formulary
-from ..plan import plan_mixture
 from ..schema import MixtureRequest
 from ..units import MG, ML, Amount
 from .chart import ChartReading
 from .check import OrderCheck, check_order
 from .codes import CodeTables
+from .exact import computed
 from .jsonsafe import bounded_decimal, json_array, json_object, json_str
 from .orders import read_order
-from .write import medication_request, quantity
+from .write import fhir_decimal, medication_request, quantity
 
 __all__ = ["STEP", "largest_safe_volume", "with_volume_per_site"]
 
@@ -50,7 +50,7 @@ def with_volume_per_site(resource: Mapping[str, Any], factor: Decimal, volume: D
         old = json_object(holder.get(key))
         value = bounded_decimal(old.get("value"))
         if value is not None:
-            new = (value * factor).quantize(Decimal("0.0001"), rounding=ROUND_FLOOR)
+            new = fhir_decimal(value * factor, floor=True)
             code = json_str(old.get("code"), 20) or json_str(old.get("unit"), 20) or "mL"
             holder[key] = {**quantity(new, code), "unit": old.get("unit", code)}
 
@@ -85,16 +85,17 @@ def _scaled_mixcalc(
         for key, code, unit in (("volume_per_site", "mL", ML), ("dose_per_site", "mg", MG)):
             amount = getattr(component, key)
             if amount is not None:
-                value = (amount.in_(unit) * factor).quantize(Decimal("0.0001"), rounding=ROUND_FLOOR)
+                value = fhir_decimal(amount.in_(unit) * factor, floor=True)
                 scaled[key] = Amount.of(value, code)
         components.append(scaled)
     data = check.request.model_dump(exclude_none=True)
     data.pop("patient", None)
     data.pop("prior_doses", None)
     request = MixtureRequest.model_validate({**data, "components": components})
-    answer = plan_mixture(request, formulary)
     subject = json_object(resource.get("subject")).get("reference")
-    fresh = medication_request(answer, request, formulary, subject=subject if isinstance(subject, str) else None)
+    fresh = medication_request(
+        computed(request, formulary), formulary, subject=subject if isinstance(subject, str) else None
+    )
     updated = copy.deepcopy(dict(resource))
     for key in ("extension", "medicationReference", "dosageInstruction", "dispenseRequest", "note", "detectedIssue"):
         if key in fresh:

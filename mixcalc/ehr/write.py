@@ -3,7 +3,9 @@
 Plain dicts out (JSON-shaped); no FHIR library is needed at run time, and the tests
 validate every resource made here with the ``fhir.resources`` R4B models.
 
-What we write (:func:`medication_request`), for an answer and the request it came from:
+What we write (:func:`medication_request`), for a request computed once
+(:class:`~mixcalc.ehr.exact.Computed`): numbers from its plan's exact values, words
+(labels, warnings) from its answer:
 
 * ``status`` ``draft``, ``intent`` ``order``, ``medicationReference`` ``#med`` to a
   contained ``Medication`` whose ``ingredient[]`` lists every agent: RxNorm coding where
@@ -27,18 +29,26 @@ What we write (:func:`medication_request`), for an answer and the request it cam
   :data:`ORDER_EXTENSION` (``syringe`` capacity and ``dosingWeight`` rule when the
   request named them).  Patient facts and prior doses are not part of an order: a hook
   call takes them from the EHR.
+
+**The FHIR rounding rule** (:func:`fhir_decimal`, here and nowhere else): a computed
+value a FHIR quantity carries (a strength in the mixture, the volume per site, the whole
+volume) is written to 4 decimal places, half to even, from the plan's exact value (the
+precision of the JSON answer's amounts); a dose scaled down for a suggestion is rounded
+down to 4 places instead, so that scaling never makes it larger.  Values the request gave
+(the extensions) are written as given, so that the request can be rebuilt exactly.  Text
+for people goes through :mod:`mixcalc.display`.
 """
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from .. import display
 from ..formulary import Agent, AgentClass, Formulary
-from ..schema import ComponentRequest, MixtureRequest, MixtureResponse
+from ..schema import ComponentRequest, MixtureResponse
 from ..units import MG, MG_PER_ML, ML, UG_PER_ML
-from .exact import exact_answer
+from .exact import Computed
 from .jsonsafe import UCUM
 
 __all__ = [
@@ -51,6 +61,7 @@ __all__ = [
     "as_number",
     "contained_medication",
     "detected_issues",
+    "fhir_decimal",
     "medication_request",
     "quantity",
 ]
@@ -69,6 +80,12 @@ _INTRAMUSCULAR = {"system": SNOMED, "code": "78421000", "display": "Intramuscula
 _PLACES = Decimal("0.0001")
 #: R4 DetectedIssue.severity (required binding: high | moderate | low).
 _ISSUE_SEVERITY = {"critical": "high", "warning": "moderate"}
+
+
+def fhir_decimal(value: Decimal, *, floor: bool = False) -> Decimal:
+    """A computed value as a FHIR quantity carries it: 4 places, half to even, or rounded
+    down with ``floor`` (the module docstring's rounding rule)."""
+    return value.quantize(_PLACES, rounding=ROUND_FLOOR if floor else ROUND_HALF_EVEN)
 
 
 def as_number(value: Decimal) -> int | float:
@@ -113,10 +130,10 @@ def _item(agent: Agent) -> dict[str, Any]:
     return concept
 
 
-def contained_medication(answer: MixtureResponse, request: MixtureRequest, formulary: Formulary) -> dict[str, Any]:
+def contained_medication(mixture: Computed, formulary: Formulary) -> dict[str, Any]:
     """The contained ``Medication`` (id ``med``): one ingredient per agent, and epinephrine."""
-    by_agent = {c.agent: c for c in request.components}
-    exact = exact_answer(answer)
+    by_agent = {c.agent: c for c in mixture.request.components}
+    exact = mixture.exact
     ingredients = []
     for result in exact.components:
         agent = formulary.agents_by_id[result.agent]
@@ -125,11 +142,11 @@ def contained_medication(answer: MixtureResponse, request: MixtureRequest, formu
                 "extension": [_component_extension(by_agent[result.agent], agent.id)],
                 "itemCodeableConcept": _item(agent),
                 "isActive": agent.agent_class is not AgentClass.DILUENT,
-                "strength": _ratio(result.final_concentration, "mg"),
+                "strength": _ratio(fhir_decimal(result.final_concentration), "mg"),
             }
         )
     if exact.epinephrine_total is not None:
-        per_ml = (exact.epinephrine_total / exact.total_volume).quantize(_PLACES, ROUND_HALF_EVEN)
+        per_ml = fhir_decimal(exact.epinephrine_total / exact.total_volume)
         ingredients.append(
             {
                 "itemCodeableConcept": {
@@ -140,7 +157,7 @@ def contained_medication(answer: MixtureResponse, request: MixtureRequest, formu
                 "strength": _ratio(per_ml, "ug"),
             }
         )
-    names = " + ".join(formulary.agents_by_id[c.agent].display_name for c in answer.components)
+    names = " + ".join(formulary.agents_by_id[c.agent].display_name for c in exact.components)
     return {
         "resourceType": "Medication",
         "id": "med",
@@ -176,8 +193,7 @@ def detected_issues(answer: MixtureResponse) -> list[dict[str, Any]]:
 
 
 def medication_request(
-    answer: MixtureResponse,
-    request: MixtureRequest,
+    mixture: Computed,
     formulary: Formulary,
     *,
     subject: str | None = None,
@@ -188,9 +204,9 @@ def medication_request(
     ``subject`` is a reference such as ``Patient/123``; without one the subject is a
     display-only reference asking for it to be set before signing.
     """
-    medication = contained_medication(answer, request, formulary)
+    request, answer, exact = mixture.request, mixture.answer, mixture.exact
+    medication = contained_medication(mixture, formulary)
     issues = detected_issues(answer)
-    exact = exact_answer(answer)
     volume, total, sites = exact.volume_per_site, exact.total_volume, exact.sites
     text = (
         f"Inject {display.amount(volume, 'mL')} of the mixture into each of {sites} trigger point "
@@ -223,11 +239,11 @@ def medication_request(
                     "text": text,
                     "timing": {"repeat": {"count": sites}},
                     "route": {"coding": [_INTRAMUSCULAR], "text": "intramuscular"},
-                    "doseAndRate": [{"doseQuantity": quantity(volume, "mL")}],
-                    "maxDosePerAdministration": quantity(volume, "mL"),
+                    "doseAndRate": [{"doseQuantity": quantity(fhir_decimal(volume), "mL")}],
+                    "maxDosePerAdministration": quantity(fhir_decimal(volume), "mL"),
                 }
             ],
-            "dispenseRequest": {"quantity": quantity(total, "mL")},
+            "dispenseRequest": {"quantity": quantity(fhir_decimal(total), "mL")},
         }
     )
     if issues:
