@@ -17,6 +17,10 @@ server (:mod:`mixcalc.ehr.fetch`) and runs this off the event loop with a deadli
    planned again with the others' local anesthetic as prior doses (the core's own
    combination rule), and a session card gives the combined load, critical when over,
    naming every order and agent.
+
+Each order's own plan is computed once (:class:`~mixcalc.ehr.exact.Computed`: the cards,
+the session's doses and the suggestion read it); the session's plans, which differ by
+their prior doses, are plans only (their exact group load is read, no answer is built).
 """
 
 from __future__ import annotations
