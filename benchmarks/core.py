@@ -4,8 +4,9 @@
 
 Prints the median and spread of several runs for the typical request (lidocaine 1 % +
 bupivacaine 0.25 % + triamcinolone 40 mg/mL, 6 sites, weight, height and sex), then the
-time of each step of the core (validation, resolve, plan, answer, serialisation) and of
-the largest-volume search within the plan, µs per request (the best of several runs).
+time of each step of the core (validation, resolve, plan, answer + serialisation: the
+HTTP path's ``answer_json``) and of the largest-volume search within the plan, µs per
+request (the best of several runs).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from harness import TYPICAL
 
 from mixcalc import MixtureRequest, default_formulary, plan_mixture
 from mixcalc import plan as plan_module
-from mixcalc.answer import answer
+from mixcalc.answer import answer_json
 from mixcalc.plan import compute
 from mixcalc.resolve import resolve
 
@@ -45,7 +46,6 @@ def steps(number: int = 500, repeat: int = 7) -> dict[str, float]:
     request = MixtureRequest.model_validate(TYPICAL)
     resolved = resolve(request, formulary)
     plan = compute(resolved, formulary)
-    response = answer(plan)
     timed: dict[str, Callable[[], object]] = {
         "validation (dict -> MixtureRequest)": lambda: MixtureRequest.model_validate(TYPICAL),
         "resolve": lambda: resolve(request, formulary),
@@ -53,8 +53,7 @@ def steps(number: int = 500, repeat: int = 7) -> dict[str, float]:
         "  the largest volume per site (search and verification)": lambda: plan_module._max_volume_per_site(
             resolved, formulary, plan_module._limits(resolved, formulary), plan.assessment
         ),
-        "answer": lambda: answer(plan),
-        "serialisation (model_dump_json)": response.model_dump_json,
+        "answer + serialisation (answer_json: plain data, orjson)": lambda: answer_json(plan),
     }
     return {label: min(timeit.repeat(f, number=number, repeat=repeat)) / number * 1e6 for label, f in timed.items()}
 

@@ -12,26 +12,15 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+import orjson
+
 from . import display
 from .checks import Line
-from .dosing import DosingWeight
 from .formulary import AgentClass, Formulary
-from .mixture import FilledSyringe, MeasuredDraw, SyringePlan
+from .mixture import FilledSyringe, SyringePlan
 from .rescue import RescuePlan
 from .resolve import PERCENT_CLASSES
-from .schema import (
-    ComponentResult,
-    DosingWeightResult,
-    Draw,
-    FormularyRef,
-    GroupResult,
-    MeasuredIn,
-    MixtureResponse,
-    Quantity,
-    Rescue,
-    SyringeResult,
-    WarningResult,
-)
+from .schema import MixtureResponse
 from .units import ML
 
 if TYPE_CHECKING:
@@ -47,173 +36,190 @@ AFTERCARE = (
 )
 
 
-def _q(value: Decimal, unit: str, *, floor: bool = False) -> Quantity:
-    return Quantity(value=display.rounded(value, floor=floor), unit=unit)
+# The answer is built as plain data (dicts, lists, floats, strings) in the contract's key
+# order: the order of the fields of MixtureResponse and its parts in mixcalc.schema, every
+# field present (null when absent).  answer_json serialises it once with orjson, whose
+# floats are written exactly as pydantic writes them (shortest repr that round-trips:
+# 0.1, 0.00001, 1e+16, 5.0); answer() validates the same data into the model.  A test
+# (tests/test_answer_json.py) checks both give the same bytes.
+
+Data = dict[str, object]
+
+
+def _q(value: Decimal, unit: str) -> Data:
+    """A ``{value, unit}`` amount: 4 places, half to even (:func:`display.rounded`)."""
+    return {"value": display.rounded(value), "unit": unit}
+
+
+def _floor(value: Decimal, unit: str) -> Data:
+    """A limit as a ``{value, unit}`` amount: 4 places, rounded down (never overstated)."""
+    return {"value": display.rounded(value, floor=True), "unit": unit}
 
 
 def answer(plan: Plan) -> MixtureResponse:
-    """The answer to the request ``plan`` was computed for."""
-    a, formulary = plan.assessment, plan.formulary
-    sites = a.sites
-    total_volume = sum((line.total_volume for line in a.lines), Decimal(0))
-    by_group = {load.group.id: load.fraction for load in a.groups}
-    filled = a.filled
-    return MixtureResponse.model_construct(
-        sites=sites,
-        volume_per_site=_q(total_volume / sites, "mL"),
-        total_volume=_q(total_volume, "mL"),
-        dosing_weight=_dosing_weight(a.weight),
-        components=tuple(_component(formulary, line, total_volume, sites) for line in a.lines),
-        local_anesthetic_fraction=display.fraction(by_group.get("local-anesthetics")),
-        steroid_fraction=display.fraction(by_group.get("corticosteroids")),
-        epinephrine_total=None if a.epinephrine_total is None else _q(a.epinephrine_total * 1000, "ug"),
-        groups=tuple(
-            GroupResult(
-                id=load.group.id,
-                name=load.group.name,
-                rule=load.rule,
-                fraction=display.fraction(load.fraction),
-                agents=load.agents,
-            )
-            for load in a.groups
-        ),
-        syringes=tuple(
-            _syringe(plan.syringes, syringe, a.lines, number, len(filled))
-            for number, syringe in enumerate(filled, start=1)
-        ),
-        warnings=tuple(
-            WarningResult(
-                code=f.code,
-                severity=f.severity,
-                agents=f.agents,
-                message=f.message,
-                source=tuple(formulary.cite((s,)) for s in f.source),
-            )
-            for f in plan.findings
-        ),
-        aftercare=AFTERCARE,
-        formulary=FormularyRef(name=formulary.name, version=formulary.version),
-        max_volume_per_site=None
-        if plan.max_volume_per_site is None
-        else _q(plan.max_volume_per_site, "mL", floor=True),
-        rescue=None if plan.rescue is None else _rescue(formulary, plan.rescue),
-    )
+    """The answer to the request ``plan`` was computed for (the data of
+    :func:`answer_json`, validated into the contract's model)."""
+    return MixtureResponse.model_validate(_answer(plan))
 
 
 def answer_json(plan: Plan) -> bytes:
     """The answer as the JSON bytes ``POST /v1/mixtures`` sends: exactly
     ``answer(plan).model_dump_json()``, encoded."""
-    return answer(plan).model_dump_json().encode()
+    return orjson.dumps(_answer(plan))
 
 
-def _dosing_weight(weight: DosingWeight | None) -> DosingWeightResult | None:
-    if weight is None:
-        return None
-    return DosingWeightResult(value=display.weight(weight.kg), basis=weight.basis, reason=weight.reason)
+def _answer(plan: Plan) -> Data:
+    a, formulary = plan.assessment, plan.formulary
+    sites = a.sites
+    lines = a.lines
+    total_volume = sum((line.total_volume for line in lines), Decimal(0))
+    by_group = {load.group.id: load.fraction for load in a.groups}
+    filled = a.filled
+    weight = a.weight
+    return {
+        "sites": sites,
+        "volume_per_site": _q(total_volume / sites, "mL"),
+        "total_volume": _q(total_volume, "mL"),
+        "dosing_weight": None
+        if weight is None
+        else {"value": display.weight(weight.kg), "basis": weight.basis, "reason": weight.reason, "unit": "kg"},
+        "components": [_component(formulary, line, total_volume, sites) for line in lines],
+        "local_anesthetic_fraction": display.fraction(by_group.get("local-anesthetics")),
+        "steroid_fraction": display.fraction(by_group.get("corticosteroids")),
+        "epinephrine_total": None if a.epinephrine_total is None else _q(a.epinephrine_total * 1000, "ug"),
+        "groups": [
+            {
+                "id": load.group.id,
+                "name": load.group.name,
+                "rule": load.rule,
+                "fraction": display.fraction(load.fraction),
+                "agents": load.agents,
+            }
+            for load in a.groups
+        ],
+        "syringes": [
+            _syringe(plan.syringes, syringe, lines, number, len(filled))
+            for number, syringe in enumerate(filled, start=1)
+        ],
+        "warnings": [
+            {
+                "code": f.code,
+                "severity": f.severity,
+                "agents": f.agents,
+                "message": f.message,
+                "source": [formulary.cite((s,)) for s in f.source],
+            }
+            for f in plan.findings
+        ],
+        "aftercare": AFTERCARE,
+        "formulary": {"name": formulary.name, "version": formulary.version},
+        "max_volume_per_site": None if plan.max_volume_per_site is None else _floor(plan.max_volume_per_site, "mL"),
+        "rescue": None if plan.rescue is None else _rescue(formulary, plan.rescue),
+    }
 
 
-def _component(formulary: Formulary, line: Line, total_volume: Decimal, sites: int) -> ComponentResult:
+def _component(formulary: Formulary, line: Line, total_volume: Decimal, sites: int) -> Data:
     agent = line.agent
     limit = line.max_dose
     stated = None if limit is None else limit.mg
-    return ComponentResult(
-        agent=agent.id,
-        name=agent.display_name,
-        agent_class=agent.agent_class.value,
-        concentration=_q(line.concentration, "mg/mL"),
-        epinephrine=None if line.epinephrine is None else _q(line.epinephrine * 1000, "ug/mL"),
-        final_concentration=_q(line.total_dose / total_volume, "mg/mL"),
-        volume_per_site=_q(line.total_volume / sites, "mL"),
-        dose_per_site=_q(line.total_dose / sites, "mg"),
-        total_volume=_q(line.total_volume, "mL"),
-        total_dose=_q(line.total_dose, "mg"),
-        prior_dose=_q(line.prior_dose, "mg") if line.prior_dose else None,
-        max_dose=None if stated is None else _q(stated, "mg", floor=True),
-        max_dose_basis=None if limit is None else f"{limit.explanation}; source: {formulary.cite(limit.sources)}",
-        max_dose_source=() if limit is None else limit.sources,
-        fraction_of_max=display.fraction(line.fraction),
-        group=agent.group,
-        max_volume=None
+    return {
+        "agent": agent.id,
+        "name": agent.display_name,
+        "agent_class": agent.agent_class.value,
+        "concentration": _q(line.concentration, "mg/mL"),
+        "epinephrine": None if line.epinephrine is None else _q(line.epinephrine * 1000, "ug/mL"),
+        "final_concentration": _q(line.total_dose / total_volume, "mg/mL"),
+        "volume_per_site": _q(line.total_volume / sites, "mL"),
+        "dose_per_site": _q(line.total_dose / sites, "mg"),
+        "total_volume": _q(line.total_volume, "mL"),
+        "total_dose": _q(line.total_dose, "mg"),
+        "prior_dose": _q(line.prior_dose, "mg") if line.prior_dose else None,
+        "max_dose": None if stated is None else _floor(stated, "mg"),
+        "max_dose_basis": None if limit is None else f"{limit.explanation}; source: {formulary.cite(limit.sources)}",
+        "max_dose_source": () if limit is None else limit.sources,
+        "fraction_of_max": display.fraction(line.fraction),
+        "group": agent.group,
+        "max_volume": None
         if stated is None
-        else _q(max(stated - line.prior_dose, Decimal(0)) / line.concentration, "mL", floor=True),
-    )
+        else _floor(max(stated - line.prior_dose, Decimal(0)) / line.concentration, "mL"),
+    }
 
 
-def _syringe(plan: SyringePlan, filled: FilledSyringe, lines: Sequence[Line], number: int, of: int) -> SyringeResult:
+def _syringe(plan: SyringePlan, filled: FilledSyringe, lines: Sequence[Line], number: int, of: int) -> Data:
     """Syringe ``number`` (from 1) of ``of``, with its label."""
     syringe = plan.syringe
     fill, count = filled.fill, filled.sites
-    parts, steps = [], []
+    parts, steps, draws = [], [], []
     for line, draw in zip(lines, filled.draws, strict=True):
         agent = line.agent
+        volume = draw.volume
+        dose = volume * line.concentration
         strength = display.strength(line.concentration, percent=agent.agent_class in PERCENT_CLASSES)
         epi = f" with EPINEPHrine {display.epinephrine_ratio(line.epinephrine)}" if line.epinephrine else ""
-        dose = (
-            ""
-            if agent.agent_class is AgentClass.DILUENT
-            else f" ({display.amount(draw.volume * line.concentration, 'mg')})"
-        )
+        shown_dose = "" if agent.agent_class is AgentClass.DILUENT else f" ({display.amount(dose, 'mg')})"
         where = ""
-        if draw.measured_in is not None:
-            separate = display.amount(draw.measured_in.capacity.in_(ML), "mL")
-            where = f" measured in a {separate} syringe"
+        separate = draw.measured_in
+        if separate is not None:
+            capacity = display.amount(separate.capacity.in_(ML), "mL")
+            where = f" measured in a {capacity} syringe"
             steps.append(
-                f"Draw {agent.display_name} {display.amount(draw.volume, 'mL')} in a {separate} syringe "
-                f"(graduated in {display.amount(draw.measured_in.graduation.in_(ML), 'mL')}) "
+                f"Draw {agent.display_name} {display.amount(volume, 'mL')} in a {capacity} syringe "
+                f"(graduated in {display.amount(separate.graduation.in_(ML), 'mL')}) "
                 f"and add it to syringe {number}."
             )
-        parts.append(f"{agent.display_name} {strength}{epi} {display.amount(draw.volume, 'mL')}{dose}{where}")
+        parts.append(f"{agent.display_name} {strength}{epi} {display.amount(volume, 'mL')}{shown_dose}{where}")
+        draws.append(
+            {
+                "agent": agent.id,
+                "volume": _q(volume, "mL"),
+                "dose": _q(dose, "mg"),
+                "measured_in": None
+                if separate is None
+                else {
+                    "capacity": _q(separate.capacity.in_(ML), "mL"),
+                    "graduation": _q(separate.graduation.in_(ML), "mL"),
+                },
+            }
+        )
     label = (
         f"Syringe {number} of {of} ({display.amount(syringe.capacity.in_(ML), 'mL')}): "
         + " + ".join(parts)
         + f". Total {display.amount(fill, 'mL')} for {count} site{'s' if count != 1 else ''}, "
         f"{display.amount(fill / count, 'mL')} per site." + "".join(f" {step}" for step in steps)
     )
-    return SyringeResult(
-        capacity=_q(syringe.capacity.in_(ML), "mL"),
-        graduation=_q(syringe.graduation.in_(ML), "mL"),
-        dead_space=_q(syringe.dead_space.in_(ML), "mL"),
-        sites=count,
-        fill_volume=_q(fill, "mL"),
-        volume_per_site=_q(fill / count, "mL"),
-        draws=tuple(_draw(line, draw) for line, draw in zip(lines, filled.draws, strict=True)),
-        label=label,
-    )
+    return {
+        "capacity": _q(syringe.capacity.in_(ML), "mL"),
+        "graduation": _q(syringe.graduation.in_(ML), "mL"),
+        "dead_space": _q(syringe.dead_space.in_(ML), "mL"),
+        "sites": count,
+        "fill_volume": _q(fill, "mL"),
+        "volume_per_site": _q(fill / count, "mL"),
+        "draws": draws,
+        "label": label,
+    }
 
 
-def _draw(line: Line, draw: MeasuredDraw) -> Draw:
-    separate = draw.measured_in
-    return Draw(
-        agent=line.agent.id,
-        volume=_q(draw.volume, "mL"),
-        dose=_q(draw.volume * line.concentration, "mg"),
-        measured_in=None
-        if separate is None
-        else MeasuredIn(capacity=_q(separate.capacity.in_(ML), "mL"), graduation=_q(separate.graduation.in_(ML), "mL")),
-    )
-
-
-def _rescue(formulary: Formulary, plan: RescuePlan) -> Rescue:
-    def ml(value: Decimal | None, unit: str = "mL") -> Quantity | None:
+def _rescue(formulary: Formulary, plan: RescuePlan) -> Data:
+    def amount(value: Decimal | None, unit: str = "mL") -> Data | None:
         return None if value is None else _q(value, unit)
 
-    def pair(values: tuple[Decimal, Decimal] | None, unit: str) -> tuple[Quantity, Quantity] | None:
-        return None if values is None else (_q(values[0], unit), _q(values[1], unit))
+    def pair(values: tuple[Decimal, Decimal] | None, unit: str) -> list[Data] | None:
+        return None if values is None else [_q(values[0], unit), _q(values[1], unit)]
 
-    return Rescue(
-        product=plan.product,
-        weight=ml(plan.weight_kg, "kg"),
-        regimen=plan.regimen,
-        bolus=ml(plan.bolus),
-        bolus_minutes=(float(plan.bolus_minutes[0]), float(plan.bolus_minutes[1])),
-        infusion_rate=pair(plan.infusion_rate, "mL/min"),
-        infusion_volume=pair(plan.infusion_volume, "mL"),
-        infusion_minutes=None
+    return {
+        "product": plan.product,
+        "weight": amount(plan.weight_kg, "kg"),
+        "regimen": plan.regimen,
+        "bolus": amount(plan.bolus),
+        "bolus_minutes": [float(plan.bolus_minutes[0]), float(plan.bolus_minutes[1])],
+        "infusion_rate": pair(plan.infusion_rate, "mL/min"),
+        "infusion_volume": pair(plan.infusion_volume, "mL"),
+        "infusion_minutes": None
         if plan.infusion_minutes is None
-        else (float(plan.infusion_minutes[0]), float(plan.infusion_minutes[1])),
-        upper_limit=ml(plan.upper_limit),
-        upper_limit_minutes=float(plan.upper_limit_minutes),
-        summary=plan.summary,
-        steps=plan.steps,
-        source=tuple(formulary.cite((s,)) for s in plan.source),
-    )
+        else [float(plan.infusion_minutes[0]), float(plan.infusion_minutes[1])],
+        "upper_limit": amount(plan.upper_limit),
+        "upper_limit_minutes": float(plan.upper_limit_minutes),
+        "summary": plan.summary,
+        "steps": plan.steps,
+        "source": [formulary.cite((s,)) for s in plan.source],
+    }

@@ -13,6 +13,13 @@ The numbers of the JSON answer are rounded here too, once, by these rules:
 - fractions of a maximum: 4 places, rounded up (:func:`fraction`), so that a shown
   load is never understated;
 - the dosing weight: 0.1 kg, half to even (:func:`weight`).
+
+Each of these four rules keeps the floats it has written, per exact value, in a bounded
+table (:class:`_Rounding`): an answer holds ~45 numbers and a ward's strengths, volumes,
+doses and syringe sizes repeat, and a look-up costs a tenth of ``quantize`` and ``float``.
+Equal Decimals (``1.25`` and ``1.250``) round to the same float, so the table never
+changes a number; zero is never kept, as ``0`` and ``-0`` are equal keys but different
+floats.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ __all__ = [
     "amount",
     "epinephrine_ratio",
     "fraction",
+    "limit_amount",
     "number",
     "percent",
     "rounded",
@@ -58,6 +66,7 @@ def percent(fraction: Decimal) -> str:
     return f"{number(whole, places=Decimal(1))} %"
 
 
+@lru_cache(maxsize=4096)  # pure, as number() is
 def amount(value: Decimal, unit: str) -> str:
     """An amount for people: ``amount(Decimal("1000"), "mg")`` is ``"1,000 mg"``."""
     return f"{number(value)} {_DISPLAY_UNITS.get(unit, unit)}"
@@ -89,24 +98,60 @@ def volume_read(value: Decimal, graduation: Decimal) -> str:
 
 # --- the numbers of the JSON answer ------------------------------------------------------
 
+#: How many rounded values each rule keeps before it starts its table afresh.
+_KEPT = 4096
+
+
+class _Rounding:
+    """One rounding rule of the answer: ``places`` by ``mode``, as a float (the float
+    nearest the rounded Decimal), remembered per value (see the module docstring)."""
+
+    __slots__ = ("_kept", "_mode", "_places")
+
+    def __init__(self, places: Decimal, mode: str) -> None:
+        self._places, self._mode = places, mode
+        self._kept: dict[Decimal, float] = {}
+
+    def __call__(self, value: Decimal) -> float:
+        shown = self._kept.get(value)
+        if shown is None:
+            shown = float(value.quantize(self._places, self._mode))
+            if value:  # zero is never kept: 0 and -0 are equal keys, not the same float
+                if len(self._kept) >= _KEPT:
+                    self._kept.clear()
+                self._kept[value] = shown
+        return shown
+
+
+_HALF_EVEN = _Rounding(_ANSWER_PLACES, ROUND_HALF_EVEN)
+_DOWN = _Rounding(_ANSWER_PLACES, ROUND_FLOOR)
+_UP = _Rounding(_ANSWER_PLACES, ROUND_CEILING)
+_WEIGHT = _Rounding(_WEIGHT_PLACES, ROUND_HALF_EVEN)
+
 
 def rounded(value: Decimal, *, floor: bool = False) -> float:
     """An amount of the answer: 4 places, half to even, or rounded down with ``floor``
     (a limit is never overstated)."""
-    return float(value.quantize(_ANSWER_PLACES, rounding=ROUND_FLOOR if floor else ROUND_HALF_EVEN))
+    return _DOWN(value) if floor else _HALF_EVEN(value)
 
 
 def fraction(value: Decimal | None) -> float | None:
     """A fraction of a maximum in the answer: 4 places, rounded up (a shown load never
     understates the load); None stays None (no maximum, or one that cannot be stated)."""
-    return None if value is None else float(value.quantize(_ANSWER_PLACES, rounding=ROUND_CEILING))
+    return None if value is None else _UP(value)
 
 
 def weight(kg: Decimal) -> float:
     """The dosing weight in the answer: 0.1 kg, half to even."""
-    return float(kg.quantize(_WEIGHT_PLACES, rounding=ROUND_HALF_EVEN))
+    return _WEIGHT(kg)
 
 
 def weight_amount(kg: Decimal) -> str:
     """The dosing weight for people, rounded as in the answer (:func:`weight`): "61.4 kg"."""
     return amount(kg.quantize(_WEIGHT_PLACES, rounding=ROUND_HALF_EVEN), "kg")
+
+
+def limit_amount(value: Decimal, unit: str) -> str:
+    """A maximum for people, rounded down to the places :func:`amount` shows, so that a
+    limit is never overstated: ``limit_amount(Decimal("276.1655"), "mg")`` is ``"276.165 mg"``."""
+    return amount(value.quantize(_PLACES, rounding=ROUND_FLOOR), unit)

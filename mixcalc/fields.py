@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
-from .units import Amount, Dimension, QuantityError, parse_quantity, vocabulary
+from .units import Amount, Dimension, QuantityError, quantity_parser, vocabulary
 
 __all__ = [
     "AgeField",
@@ -62,12 +62,14 @@ def quantity_schema(dimension: Dimension, example: str) -> dict[str, Any]:
 
 
 def _validator(dimension: Dimension, *, allow_zero: bool = False) -> BeforeValidator:
+    parse = quantity_parser(dimension, allow_zero=allow_zero)
+
     def validate(raw: object) -> Amount:
         if isinstance(raw, Amount):
             if raw.dimension is not dimension:
                 raise QuantityError(str(raw), f"expected a {dimension.value}")
             return raw
-        return parse_quantity(raw, expect=dimension, allow_zero=allow_zero)
+        return parse(raw)
 
     return BeforeValidator(validate)
 

@@ -32,6 +32,8 @@ __all__ = ["Asked", "Resolved", "ResolvedComponent", "resolve"]
 PERCENT_CLASSES = frozenset({AgentClass.LOCAL_ANESTHETIC, AgentClass.DILUENT})
 #: A scaled amount (the search for the largest volume per site) is rounded down to this.
 _SCALED_PLACES = Decimal("0.0001")
+#: What a product without a stated form or epinephrine is known to contain.
+_NOTHING: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +111,11 @@ def resolve(request: MixtureRequest, formulary: Formulary) -> Resolved:
     prior = _prior_doses(request, formulary)
     components: list[ResolvedComponent] = []
     seen: set[str] = set()
+    agents = formulary.agents_by_id
     for index, component in enumerate(request.components):
-        agent = _agent(formulary, f"/components/{index}/agent", component.agent)
+        agent = agents.get(component.agent)
+        if agent is None:
+            raise UnknownAgent(f"/components/{index}/agent", component.agent, agents)
         if agent.id in seen:
             raise DuplicateAgent(f"/components/{index}/agent", agent.id)
         seen.add(agent.id)
@@ -230,6 +235,8 @@ def _form(index: int, agent: Agent, component: ComponentRequest) -> Form | None:
 
 
 def _contains(agent: Agent, form: Form | None, strength: Decimal, epinephrine: Decimal | None) -> frozenset[str]:
+    if form is None and epinephrine is None:
+        return _NOTHING
     found = set(form.contains) if form is not None else set()
     if epinephrine is not None:
         product = agent.epinephrine_product(strength, epinephrine)

@@ -87,3 +87,18 @@ def test_answer_fractions_are_rounded_up_and_none_stays_none() -> None:
 def test_the_dosing_weight_is_shown_to_a_tenth_of_a_kg_half_to_even() -> None:
     assert display.weight(Decimal("61.25")) == 61.2
     assert display.weight(Decimal("61.35")) == 61.4
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [(Decimal("1.25"), Decimal("1.250")), (Decimal(0), Decimal("-0")), (Decimal("-0"), Decimal(0))],
+)
+def test_a_remembered_rounding_is_the_rounding_of_the_value_asked(first: Decimal, second: Decimal) -> None:
+    """display keeps the floats it wrote per value; equal Decimals give the same float,
+    and a negative zero stays -0.0 after a zero (and the other way round)."""
+    for value in (first, second):
+        for floor in (False, True):
+            quantized = value.quantize(Decimal("0.0001"), rounding="ROUND_FLOOR" if floor else "ROUND_HALF_EVEN")
+            assert repr(display.rounded(value, floor=floor)) == repr(float(quantized))
+        assert repr(display.fraction(value)) == repr(float(value.quantize(Decimal("0.0001"), "ROUND_CEILING")))
+        assert repr(display.weight(value)) == repr(float(value.quantize(Decimal("0.1"), "ROUND_HALF_EVEN")))

@@ -8,6 +8,7 @@ objects.  Everything else is a :class:`QuantityError` that keeps what was sent
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -15,6 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mixcalc.units import (
+    _ALIASES,
+    _REFUSED,
     CM,
     KG,
     MG,
@@ -25,7 +28,9 @@ from mixcalc.units import (
     Amount,
     Dimension,
     QuantityError,
+    _parse_quantity,
     parse_quantity,
+    quantity_parser,
     ureg,
     vocabulary,
 )
@@ -348,3 +353,58 @@ def test_exponent_notation_is_refused_saying_so() -> None:
     """ "1e308mL" would read as the number 1 and a unit "e308mL": the error says what to do."""
     with pytest.raises(QuantityError, match="exponent notation"):
         parse_quantity("1e308mL", expect=Dimension.VOLUME)
+
+
+# --- the fast path agrees with the full grammar -------------------------------------------
+
+_SPELLINGS = [*vocabulary(), *_ALIASES, "%", *_REFUSED, "e308mL", "mL/min", "mg/ml ", "ML", "Kg", "µg", "٥", ""]
+_NUMBERS = st.one_of(
+    st.from_regex(r"[0-9]{1,14}(\.[0-9]{1,6})?", fullmatch=True),
+    st.sampled_from(["0", "0.0", "00.5", "1,000", "-1", "+2", ".5", "5.", "1e3", "0.000", "١", "１", "999999999999.9"]),
+)
+
+
+@st.composite
+def quantity_texts(draw: st.DrawFn) -> str:
+    """Strings near the fast path's edge: numbers of every form, every unit spelling (and
+    some that are not), spaces of every kind."""
+    space = st.sampled_from(["", " ", "  ", "\t", "\u00a0"])
+    return draw(space) + draw(_NUMBERS) + draw(space) + draw(st.sampled_from(_SPELLINGS)) + draw(space)
+
+
+def _outcome(parse: Callable[[], Amount]) -> tuple[str, str, str]:
+    try:
+        amount = parse()
+    except QuantityError as error:
+        return "error", repr(error.value), error.reason
+    return "amount", str(amount.magnitude), amount.unit.code
+
+
+@given(
+    st.one_of(quantity_texts(), st.text(max_size=12), st.sampled_from(["1:200000", "1 : 1,000", "1:0"])),
+    st.sampled_from(Dimension),
+    st.booleans(),
+)
+def test_the_fast_path_gives_what_the_full_grammar_gives(raw: str, dimension: Dimension, allow_zero: bool) -> None:
+    fast = _outcome(lambda: parse_quantity(raw, expect=dimension, allow_zero=allow_zero))
+    full = _outcome(lambda: _parse_quantity(raw, expect=dimension, allow_zero=allow_zero))
+    assert fast == full
+    bound = _outcome(lambda: quantity_parser(dimension, allow_zero=allow_zero)(raw))
+    assert bound == full
+
+
+@pytest.mark.parametrize(
+    ("raw", "dimension", "expected"),
+    [
+        ("1 %", CONCENTRATION, "10 mg/mL"),
+        ("0.25 %", CONCENTRATION, "2.50 mg/mL"),
+        ("40 mg/mL", CONCENTRATION, "40 mg/mL"),
+        ("0.5 mL", Dimension.VOLUME, "0.5 mL"),
+        ("0.5mL", Dimension.VOLUME, "0.5 mL"),
+        ("70 kg", Dimension.MASS, "70 kg"),
+        ("154 lb", Dimension.MASS, "154 [lb_av]"),
+        ("10 mcg", Dimension.MASS, "10 ug"),
+    ],
+)
+def test_the_fast_path_reads_what_clients_send(raw: str, dimension: Dimension, expected: str) -> None:
+    assert str(parse_quantity(raw, expect=dimension)) == expected

@@ -56,7 +56,7 @@ def table(exact: ExactAnswer, check: OrderCheck) -> str:
     )
     lines = [head, "", "| agent | per site | total | max | % of max |", "|---|---|---|---|---|"]
     for c in exact.components:
-        maximum = "-" if c.max_dose is None else display.amount(c.max_dose, "mg")
+        maximum = "-" if c.max_dose is None else display.limit_amount(c.max_dose, "mg")
         share = (
             "weight needed"
             if c.fraction is None and c.max_dose is None and c.agent_class != "diluent"
