@@ -19,7 +19,7 @@ never a number that reads as "within limits".
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from .dosing import PatientMaxDose
@@ -32,6 +32,7 @@ __all__ = [
     "EpinephrineCap",
     "GroupLoad",
     "Load",
+    "LoadRules",
     "crossed",
     "epinephrine_cap",
     "fraction",
@@ -108,35 +109,129 @@ class GroupFraction:
 
 @dataclass(frozen=True, slots=True)
 class Load:
-    """The loads of one set of doses (as asked, or as drawn)."""
+    """The loads of one set of doses (as asked, or as drawn); made by :func:`load` or
+    :meth:`LoadRules.load`, which also fill in :meth:`fractions`."""
 
     doses: tuple[Dose, ...]
     groups: tuple[GroupFraction, ...]
     #: Total epinephrine, mg; ``None`` when no component is an epinephrine product.
     epinephrine_mg: Decimal | None
     epinephrine_cap: EpinephrineCap
+    #: Every load by key (see :meth:`fractions`), worked out with the loads above.
+    by_key: Mapping[str, Decimal | None] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def epinephrine_fraction(self) -> Decimal | None:
         return None if self.epinephrine_mg is None else self.epinephrine_mg / self.epinephrine_cap.mg
 
-    def fractions(self) -> dict[str, Decimal | None]:
-        """Every load by key: agent id, ``group:<id>`` and ``epinephrine``."""
-        found: dict[str, Decimal | None] = {d.agent.id: d.fraction for d in self.doses if d.limit is not None}
-        found.update({f"group:{g.group.id}": g.fraction for g in self.groups})
-        if self.epinephrine_mg is not None:
-            found[EPINEPHRINE] = self.epinephrine_fraction
-        return found
+    def fractions(self) -> Mapping[str, Decimal | None]:
+        """Every load by key: agent id (agents with a maximum), ``group:<id>`` and
+        ``epinephrine`` (when a component is an epinephrine product), in that order."""
+        return self.by_key
+
+    def within(self) -> bool:
+        """Whether every load can be stated and is at most 1 (what a plan must keep to)."""
+        return all(f is not None and f <= 1 for f in self.by_key.values())
 
 
-def _group_fraction(members: Sequence[Dose], rule: CombinationRule) -> Decimal | None:
-    if any(d.limit is None or d.limit.mg is None for d in members):
-        return None
-    if rule == "additive":  # fractions add up [S5][S52][S54]
-        return sum((d.total / d.limit.mg for d in members if d.limit and d.limit.mg), Decimal(0))
-    # the whole group counted as its most toxic member [S16]
-    smallest = min(d.limit.mg for d in members if d.limit and d.limit.mg)
-    return sum((d.total for d in members), Decimal(0)) / smallest
+@dataclass(frozen=True, slots=True)
+class _Members:
+    """A group's members among the doses of :class:`LoadRules` (agents without a
+    maximum are not members)."""
+
+    group: Group
+    #: Their ids: the mixture's first, then those given earlier only.
+    agents: tuple[str, ...]
+    #: Their positions among the doses, in order.
+    positions: tuple[int, ...]
+    #: The smallest of their maxima (mg); ``None`` when one of them cannot be stated,
+    #: and then the group's load cannot be either.
+    smallest: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class LoadRules:
+    """What the loads of one plan are judged against, worked out once per request: for
+    each dose (the mixture's components, then agents given earlier only) its agent, its
+    maximum, its dose given earlier today and whether it is in the mixture; each group's
+    members; the combination rule and the epinephrine cap.  :meth:`load` then needs only
+    the mixture's doses.
+
+    Maxima are positive (the formulary's caps, mg/kg and factors are, and so is a dosing
+    weight), so a load is always a plain quotient."""
+
+    agents: tuple[Agent, ...]
+    limits: tuple[PatientMaxDose | None, ...]
+    prior: tuple[Decimal, ...]  # mg
+    in_mixture: tuple[bool, ...]
+    rule: CombinationRule
+    members: tuple[_Members, ...]
+    cap: EpinephrineCap
+
+    @classmethod
+    def of(
+        cls,
+        doses: Sequence[tuple[Agent, PatientMaxDose | None, Decimal, bool]],
+        *,
+        groups: Sequence[Group],
+        rule: CombinationRule,
+        cap: EpinephrineCap,
+    ) -> LoadRules:
+        """The rules for doses given as (agent, maximum, prior dose mg, in the mixture)."""
+        positions: dict[str, list[int]] = {}
+        for position, (agent, limit, _, _) in enumerate(doses):
+            if limit is not None and agent.group is not None:
+                positions.setdefault(agent.group, []).append(position)
+        members = []
+        for group in groups:
+            found = positions.get(group.id)
+            if not found:
+                continue
+            agents = tuple(doses[i][0].id for i in found if doses[i][3])
+            agents += tuple(doses[i][0].id for i in found if not doses[i][3])
+            maxima = [limit.mg for i in found for limit in (doses[i][1],) if limit is not None]
+            smallest = None if None in maxima else min(mg for mg in maxima if mg is not None)
+            members.append(_Members(group, agents, tuple(found), smallest))
+        return cls(
+            tuple(d[0] for d in doses),
+            tuple(d[1] for d in doses),
+            tuple(d[2] for d in doses),
+            tuple(d[3] for d in doses),
+            rule,
+            tuple(members),
+            cap,
+        )
+
+    def load(self, mg: Sequence[Decimal], epinephrine_mg: Decimal | None) -> Load:
+        """The loads when the doses hold ``mg`` (one per dose, 0 for an agent given
+        earlier only) and the mixture ``epinephrine_mg`` of epinephrine (``None``: no
+        epinephrine product): each agent's fraction, each group's load under the rule
+        (:func:`fraction` of each member summed for ``additive`` [S5][S52][S54]; the
+        members' total over the smallest maximum for ``most_toxic``, the whole group
+        counted as its most toxic member [S16]) and the epinephrine total."""
+        doses = tuple(map(Dose, self.agents, mg, self.prior, self.limits, self.in_mixture))
+        by_key: dict[str, Decimal | None] = {}
+        fractions: list[Decimal | None] = []
+        for dose in doses:
+            share = None
+            if dose.limit is not None:
+                share = by_key[dose.agent.id] = fraction(dose.mg + dose.prior_mg, dose.limit)
+            fractions.append(share)
+        groups = []
+        for members in self.members:
+            value: Decimal | None = None
+            if members.smallest is None:
+                pass
+            elif self.rule == "additive":
+                # every member's fraction is stated here (``smallest`` is)
+                value = sum((f for i in members.positions if (f := fractions[i]) is not None), Decimal(0))
+            else:
+                value = sum((doses[i].mg + doses[i].prior_mg for i in members.positions), Decimal(0)) / members.smallest
+            groups.append(GroupFraction(members.group, self.rule, members.agents, value))
+            by_key["group:" + members.group.id] = value
+        if epinephrine_mg is not None:
+            by_key[EPINEPHRINE] = epinephrine_mg / self.cap.mg
+        return Load(doses, tuple(groups), epinephrine_mg, self.cap, by_key)
 
 
 def load(
@@ -149,15 +244,11 @@ def load(
 ) -> Load:
     """The loads of ``doses``: each agent's fraction, each group's load under ``rule``
     (agents without a maximum are not members; a dose given earlier of an agent not in
-    the mixture is), and the epinephrine total."""
-    found = []
-    for group in groups:
-        members = [d for d in doses if d.agent.group == group.id and d.limit is not None]
-        if members:
-            agents = tuple(d.agent.id for d in members if d.in_mixture)
-            agents += tuple(d.agent.id for d in members if not d.in_mixture)
-            found.append(GroupFraction(group, rule, agents, _group_fraction(members, rule)))
-    return Load(tuple(doses), tuple(found), epinephrine_mg, cap)
+    the mixture is), and the epinephrine total (:meth:`LoadRules.load`)."""
+    rules = LoadRules.of(
+        [(d.agent, d.limit, d.prior_mg, d.in_mixture) for d in doses], groups=groups, rule=rule, cap=cap
+    )
+    return rules.load([d.mg for d in doses], epinephrine_mg)
 
 
 def crossed(asked: Load, drawn: Load) -> tuple[str, ...]:
