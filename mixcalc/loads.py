@@ -108,33 +108,6 @@ class GroupFraction:
 
 
 @dataclass(frozen=True, slots=True)
-class Load:
-    """The loads of one set of doses (as asked, or as drawn); made by :func:`load` or
-    :meth:`LoadRules.load`, which also fill in :meth:`fractions`."""
-
-    doses: tuple[Dose, ...]
-    groups: tuple[GroupFraction, ...]
-    #: Total epinephrine, mg; ``None`` when no component is an epinephrine product.
-    epinephrine_mg: Decimal | None
-    epinephrine_cap: EpinephrineCap
-    #: Every load by key (see :meth:`fractions`), worked out with the loads above.
-    by_key: Mapping[str, Decimal | None] = field(default_factory=dict, repr=False, compare=False)
-
-    @property
-    def epinephrine_fraction(self) -> Decimal | None:
-        return None if self.epinephrine_mg is None else self.epinephrine_mg / self.epinephrine_cap.mg
-
-    def fractions(self) -> Mapping[str, Decimal | None]:
-        """Every load by key: agent id (agents with a maximum), ``group:<id>`` and
-        ``epinephrine`` (when a component is an epinephrine product), in that order."""
-        return self.by_key
-
-    def within(self) -> bool:
-        """Whether every load can be stated and is at most 1 (what a plan must keep to)."""
-        return all(f is not None and f <= 1 for f in self.by_key.values())
-
-
-@dataclass(frozen=True, slots=True)
 class _Members:
     """A group's members among the doses of :class:`LoadRules` (agents without a
     maximum are not members)."""
@@ -205,19 +178,18 @@ class LoadRules:
     def load(self, mg: Sequence[Decimal], epinephrine_mg: Decimal | None) -> Load:
         """The loads when the doses hold ``mg`` (one per dose, 0 for an agent given
         earlier only) and the mixture ``epinephrine_mg`` of epinephrine (``None``: no
-        epinephrine product): each agent's fraction, each group's load under the rule
-        (:func:`fraction` of each member summed for ``additive`` [S5][S52][S54]; the
-        members' total over the smallest maximum for ``most_toxic``, the whole group
-        counted as its most toxic member [S16]) and the epinephrine total."""
-        doses = tuple(map(Dose, self.agents, mg, self.prior, self.limits, self.in_mixture))
+        epinephrine product): each agent's fraction of its maximum, prior dose included;
+        each group's load under the rule (the members' fractions summed for
+        ``additive`` [S5][S52][S54]; their total dose over the smallest maximum for
+        ``most_toxic``, the whole group counted as its most toxic member [S16]); the
+        epinephrine total over its cap."""
         by_key: dict[str, Decimal | None] = {}
         fractions: list[Decimal | None] = []
-        for dose in doses:
+        for agent, dose, prior, limit in zip(self.agents, mg, self.prior, self.limits, strict=True):
             share = None
-            if dose.limit is not None:
-                share = by_key[dose.agent.id] = fraction(dose.mg + dose.prior_mg, dose.limit)
+            if limit is not None:
+                share = by_key[agent.id] = fraction(dose + prior, limit)
             fractions.append(share)
-        groups = []
         for members in self.members:
             value: Decimal | None = None
             if members.smallest is None:
@@ -226,12 +198,56 @@ class LoadRules:
                 # every member's fraction is stated here (``smallest`` is)
                 value = sum((f for i in members.positions if (f := fractions[i]) is not None), Decimal(0))
             else:
-                value = sum((doses[i].mg + doses[i].prior_mg for i in members.positions), Decimal(0)) / members.smallest
-            groups.append(GroupFraction(members.group, self.rule, members.agents, value))
+                total = sum((mg[i] + self.prior[i] for i in members.positions), Decimal(0))
+                value = total / members.smallest
             by_key["group:" + members.group.id] = value
         if epinephrine_mg is not None:
             by_key[EPINEPHRINE] = epinephrine_mg / self.cap.mg
-        return Load(doses, tuple(groups), epinephrine_mg, self.cap, by_key)
+        return Load(self, tuple(mg), epinephrine_mg, by_key)
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    """The loads of one set of doses (as asked, or as drawn), made by
+    :meth:`LoadRules.load`: every fraction is worked out when the load is made
+    (:meth:`fractions`); the doses and the groups' loads are read from them on demand."""
+
+    rules: LoadRules
+    #: The mixture's dose of each agent of ``rules`` (mg; 0 for one given earlier only).
+    mg: tuple[Decimal, ...]
+    #: Total epinephrine, mg; ``None`` when no component is an epinephrine product.
+    epinephrine_mg: Decimal | None
+    #: Every load by key (see :meth:`fractions`).
+    by_key: Mapping[str, Decimal | None] = field(repr=False, compare=False)
+
+    @property
+    def doses(self) -> tuple[Dose, ...]:
+        rules = self.rules
+        return tuple(map(Dose, rules.agents, self.mg, rules.prior, rules.limits, rules.in_mixture))
+
+    @property
+    def groups(self) -> tuple[GroupFraction, ...]:
+        rules = self.rules
+        return tuple(
+            GroupFraction(m.group, rules.rule, m.agents, self.by_key["group:" + m.group.id]) for m in rules.members
+        )
+
+    @property
+    def epinephrine_cap(self) -> EpinephrineCap:
+        return self.rules.cap
+
+    @property
+    def epinephrine_fraction(self) -> Decimal | None:
+        return None if self.epinephrine_mg is None else self.epinephrine_mg / self.rules.cap.mg
+
+    def fractions(self) -> Mapping[str, Decimal | None]:
+        """Every load by key: agent id (agents with a maximum), ``group:<id>`` and
+        ``epinephrine`` (when a component is an epinephrine product), in that order."""
+        return self.by_key
+
+    def within(self) -> bool:
+        """Whether every load can be stated and is at most 1 (what a plan must keep to)."""
+        return all(f is not None and f <= 1 for f in self.by_key.values())
 
 
 def load(

@@ -238,7 +238,7 @@ def _straight_loads(limits: _Limits, a: Assessment) -> list[headroom.Load] | Non
     if any(line.max_dose is not None and line.max_dose.mg is None for line in a.lines):
         return None
     nothing = limits.rules.load(
-        [Decimal(0)] * len(a.asked.doses), None if a.asked.epinephrine_mg is None else Decimal(0)
+        [Decimal(0)] * len(limits.rules.agents), None if a.asked.epinephrine_mg is None else Decimal(0)
     )
     at_zero, at_one = nothing.fractions(), a.asked.fractions()
     lines = []
