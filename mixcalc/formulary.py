@@ -369,6 +369,15 @@ class Syringe(_Cited):
             raise ValueError(f"graduation {self.graduation} does not divide capacity {self.capacity}")
         return self
 
+    # Read per draw: plain mL, worked out once per syringe.
+    @cached_property
+    def capacity_ml(self) -> Decimal:
+        return self.capacity.in_(ML)
+
+    @cached_property
+    def graduation_ml(self) -> Decimal:
+        return self.graduation.in_(ML)
+
 
 class EpinephrineLimit(_Overridable):
     cap: MassField
@@ -536,6 +545,11 @@ class Formulary(_Frozen):
     def syringes_by_capacity(self) -> Mapping[Decimal, Syringe]:
         return {s.capacity.in_(ML): s for s in sorted(self.syringes, key=lambda s: s.capacity.in_(ML))}
 
+    @cached_property
+    def syringes_in_order(self) -> tuple[Syringe, ...]:
+        """The syringes by capacity, smallest first."""
+        return tuple(self.syringes_by_capacity.values())
+
     def cite(self, ids: tuple[str, ...]) -> str:
         """The citations of source ids, joined for a message (made once per set of ids)."""
         text = self._cited.get(ids)
@@ -672,7 +686,9 @@ def parse_formulary(text: str, path: str, *, reference: Formulary | None = None)
         check_plausible(formulary, reference, path)
     weight_for_age()  # read the growth reference now: a broken file stops start-up
     # Build the per-request look-ups now, at start-up, not on the first request.
-    _ = formulary.agents_by_id, formulary.groups_by_id, formulary.syringes_by_capacity
+    _ = formulary.agents_by_id, formulary.groups_by_id, formulary.syringes_by_capacity, formulary.syringes_in_order
+    for syringe in formulary.syringes:
+        _ = syringe.capacity_ml, syringe.graduation_ml
     for agent in formulary.agents:
         _ = agent.highest_strength, agent.strengths_mg_per_ml
     return formulary

@@ -169,7 +169,7 @@ def _draw(resolved: Resolved, components: Sequence[ResolvedComponent], formulary
         filled = fill_syringes(
             volumes,
             plan,
-            syringes=tuple(formulary.syringes_by_capacity.values()),
+            syringes=formulary.syringes_in_order,
             tolerance=formulary.policy.draw_tolerance,
             round_down=went_up,
         )
