@@ -226,6 +226,10 @@ class RouteLabel(_Cited):
     routes: Annotated[tuple[str, ...], Field(min_length=1)]
     not_for: tuple[str, ...] = ()
 
+    @cached_property
+    def strengths_mg_per_ml(self) -> frozenset[Decimal]:
+        return frozenset(s.in_(MG_PER_ML) for s in self.strengths)
+
 
 class Notice(_Cited):
     """A warning that comes with an agent whenever it is used (off-label use, boxed warnings)."""
@@ -286,6 +290,11 @@ class Agent(_Frozen):
     @cached_property
     def strengths_mg_per_ml(self) -> frozenset[Decimal]:
         return frozenset(s.in_(MG_PER_ML) for s in self.strengths)
+
+    @cached_property
+    def forms_contain(self) -> frozenset[str]:
+        """What some form of this agent contains (``paraben``, ``sulfite``, ...)."""
+        return frozenset(what for form in self.forms for what in form.contains)
 
 
 class Selector(_Frozen):
@@ -690,7 +699,9 @@ def parse_formulary(text: str, path: str, *, reference: Formulary | None = None)
     for syringe in formulary.syringes:
         _ = syringe.capacity_ml, syringe.graduation_ml
     for agent in formulary.agents:
-        _ = agent.highest_strength, agent.strengths_mg_per_ml
+        _ = agent.highest_strength, agent.strengths_mg_per_ml, agent.forms_contain
+        for label in agent.routes:
+            _ = label.strengths_mg_per_ml
     return formulary
 
 

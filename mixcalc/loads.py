@@ -151,8 +151,12 @@ class LoadRules:
         cap: EpinephrineCap,
     ) -> LoadRules:
         """The rules for doses given as (agent, maximum, prior dose mg, in the mixture)."""
+        agents = tuple(agent for agent, _, _, _ in doses)
+        limits = tuple(limit for _, limit, _, _ in doses)
+        prior = tuple(mg for _, _, mg, _ in doses)
+        in_mixture = tuple(mixed for _, _, _, mixed in doses)
         positions: dict[str, list[int]] = {}
-        for position, (agent, limit, _, _) in enumerate(doses):
+        for position, (agent, limit) in enumerate(zip(agents, limits, strict=True)):
             if limit is not None and agent.group is not None:
                 positions.setdefault(agent.group, []).append(position)
         members = []
@@ -160,20 +164,12 @@ class LoadRules:
             found = positions.get(group.id)
             if not found:
                 continue
-            agents = tuple(doses[i][0].id for i in found if doses[i][3])
-            agents += tuple(doses[i][0].id for i in found if not doses[i][3])
-            maxima = [limit.mg for i in found for limit in (doses[i][1],) if limit is not None]
+            ids = tuple(agents[i].id for i in found if in_mixture[i])
+            ids += tuple(agents[i].id for i in found if not in_mixture[i])
+            maxima = [limit.mg for i in found if (limit := limits[i]) is not None]
             smallest = None if None in maxima else min(mg for mg in maxima if mg is not None)
-            members.append(_Members(group, agents, tuple(found), smallest))
-        return cls(
-            tuple(d[0] for d in doses),
-            tuple(d[1] for d in doses),
-            tuple(d[2] for d in doses),
-            tuple(d[3] for d in doses),
-            rule,
-            tuple(members),
-            cap,
-        )
+            members.append(_Members(group, ids, tuple(found), smallest))
+        return cls(agents, limits, prior, in_mixture, rule, tuple(members), cap)
 
     def load(self, mg: Sequence[Decimal], epinephrine_mg: Decimal | None) -> Load:
         """The loads when the doses hold ``mg`` (one per dose, 0 for an agent given
