@@ -139,6 +139,8 @@ class LoadRules:
     in_mixture: tuple[bool, ...]
     rule: CombinationRule
     members: tuple[_Members, ...]
+    #: For each dose, the position in ``members`` of its group (``None``: not a member).
+    member_of: tuple[int | None, ...]
     cap: EpinephrineCap
 
     @classmethod
@@ -169,7 +171,11 @@ class LoadRules:
             maxima = [limit.mg for i in found if (limit := limits[i]) is not None]
             smallest = None if None in maxima else min(mg for mg in maxima if mg is not None)
             members.append(_Members(group, ids, tuple(found), smallest))
-        return cls(agents, limits, prior, in_mixture, rule, tuple(members), cap)
+        member_of: list[int | None] = [None] * len(agents)
+        for index, found_members in enumerate(members):
+            for position in found_members.positions:
+                member_of[position] = index
+        return cls(agents, limits, prior, in_mixture, rule, tuple(members), tuple(member_of), cap)
 
     def load(self, mg: Sequence[Decimal], epinephrine_mg: Decimal | None) -> Load:
         """The loads when the doses hold ``mg`` (one per dose, 0 for an agent given
@@ -180,23 +186,24 @@ class LoadRules:
         ``most_toxic``, the whole group counted as its most toxic member [S16]); the
         epinephrine total over its cap."""
         by_key: dict[str, Decimal | None] = {}
-        fractions: list[Decimal | None] = []
-        for agent, dose, prior, limit in zip(self.agents, mg, self.prior, self.limits, strict=True):
-            share = None
-            if limit is not None:
-                share = by_key[agent.id] = fraction(dose + prior, limit)
-            fractions.append(share)
-        for members in self.members:
-            value: Decimal | None = None
+        additive = self.rule == "additive"
+        summed = [Decimal(0)] * len(self.members)  # each group's sum, in the order of the doses
+        for agent, dose, prior, limit, member_of in zip(
+            self.agents, mg, self.prior, self.limits, self.member_of, strict=True
+        ):
+            if limit is None:
+                continue
+            total = dose + prior
+            share = by_key[agent.id] = fraction(total, limit)
+            if member_of is not None:
+                term = share if additive else total
+                if term is not None:  # else the group's load cannot be stated (its ``smallest`` is None)
+                    summed[member_of] += term
+        for members, value in zip(self.members, summed, strict=True):
             if members.smallest is None:
-                pass
-            elif self.rule == "additive":
-                # every member's fraction is stated here (``smallest`` is)
-                value = sum((f for i in members.positions if (f := fractions[i]) is not None), Decimal(0))
+                by_key["group:" + members.group.id] = None
             else:
-                total = sum((mg[i] + self.prior[i] for i in members.positions), Decimal(0))
-                value = total / members.smallest
-            by_key["group:" + members.group.id] = value
+                by_key["group:" + members.group.id] = value if additive else value / members.smallest
         if epinephrine_mg is not None:
             by_key[EPINEPHRINE] = epinephrine_mg / self.cap.mg
         return Load(self, tuple(mg), epinephrine_mg, by_key)

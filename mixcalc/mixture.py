@@ -215,13 +215,15 @@ def fill_syringes(
         return tuple(filled)
 
     first = fill({})
+    if len(counts) == 1:
+        return first  # one mixing syringe: each draw is measured one way already
     finer = {
         index: draw.measured_in
         for syringe in first
         for index, draw in enumerate(syringe.draws)
         if draw.measured_in is not None
     }
-    return fill(finer) if finer and len(counts) > 1 else first
+    return fill(finer) if finer else first
 
 
 def _all_within(filled: Sequence[FilledSyringe], tolerance: Decimal) -> bool:
