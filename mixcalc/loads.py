@@ -130,6 +130,8 @@ class _Members:
     #: The smallest of their maxima (mg); ``None`` when one of them cannot be stated,
     #: and then the group's load cannot be either.
     smallest: Decimal | None
+    #: The group's key in :meth:`Load.fractions`: ``group:<id>``.
+    key: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +182,7 @@ class LoadRules:
             ids += tuple(agents[i].id for i in found if not in_mixture[i])
             maxima = [limit.mg for i in found if (limit := limits[i]) is not None]
             smallest = None if None in maxima else min(mg for mg in maxima if mg is not None)
-            members.append(_Members(group, ids, tuple(found), smallest))
+            members.append(_Members(group, ids, tuple(found), smallest, "group:" + group.id))
         member_of: list[int | None] = [None] * len(agents)
         for index, found_members in enumerate(members):
             for position in found_members.positions:
@@ -211,9 +213,9 @@ class LoadRules:
                     summed[member_of] += term
         for members, value in zip(self.members, summed, strict=True):
             if members.smallest is None:
-                by_key["group:" + members.group.id] = None
+                by_key[members.key] = None
             else:
-                by_key["group:" + members.group.id] = value if additive else value / members.smallest
+                by_key[members.key] = value if additive else value / members.smallest
         if epinephrine_mg is not None:
             by_key[EPINEPHRINE] = epinephrine_mg / self.cap.mg
         return Load(self, tuple(mg), epinephrine_mg, by_key)
@@ -241,9 +243,7 @@ class Load:
     @property
     def groups(self) -> tuple[GroupFraction, ...]:
         rules = self.rules
-        return tuple(
-            GroupFraction(m.group, rules.rule, m.agents, self.by_key["group:" + m.group.id]) for m in rules.members
-        )
+        return tuple(GroupFraction(m.group, rules.rule, m.agents, self.by_key[m.key]) for m in rules.members)
 
     @property
     def epinephrine_cap(self) -> EpinephrineCap:
@@ -309,14 +309,5 @@ class GroupLoad:
 
 def group_loads(asked: Load, drawn: Load) -> tuple[GroupLoad, ...]:
     """Each group's load, pairing the load as asked with the load as drawn."""
-    as_asked: Mapping[str, GroupFraction] = {g.group.id: g for g in asked.groups}
-    return tuple(
-        GroupLoad(
-            g.group,
-            g.rule,
-            g.agents,
-            as_asked[g.group.id].fraction if g.group.id in as_asked else None,
-            g.fraction,
-        )
-        for g in drawn.groups
-    )
+    as_asked, as_drawn, rule = asked.by_key, drawn.by_key, drawn.rules.rule
+    return tuple(GroupLoad(m.group, rule, m.agents, as_asked.get(m.key), as_drawn[m.key]) for m in drawn.rules.members)
