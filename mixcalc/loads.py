@@ -158,36 +158,44 @@ class LoadRules:
     @classmethod
     def of(
         cls,
-        doses: Sequence[tuple[Agent, PatientMaxDose | None, Decimal, bool]],
+        agents: Sequence[Agent],
+        limits: Sequence[PatientMaxDose | None],
+        prior: Sequence[Decimal],
+        in_mixture: Sequence[bool],
         *,
         groups: Sequence[Group],
         rule: CombinationRule,
         cap: EpinephrineCap,
     ) -> LoadRules:
-        """The rules for doses given as (agent, maximum, prior dose mg, in the mixture)."""
-        agents = tuple(agent for agent, _, _, _ in doses)
-        limits = tuple(limit for _, limit, _, _ in doses)
-        prior = tuple(mg for _, _, mg, _ in doses)
-        in_mixture = tuple(mixed for _, _, _, mixed in doses)
+        """The rules for doses of ``agents`` with these maxima, doses given earlier today
+        (mg) and whether each is in the mixture (one of each per dose)."""
         positions: dict[str, list[int]] = {}
         for position, (agent, limit) in enumerate(zip(agents, limits, strict=True)):
             if limit is not None and agent.group is not None:
                 positions.setdefault(agent.group, []).append(position)
-        members = []
+        members: list[_Members] = []
+        member_of: list[int | None] = [None] * len(agents)
         for group in groups:
             found = positions.get(group.id)
             if not found:
                 continue
+            for position in found:
+                member_of[position] = len(members)
             ids = tuple(agents[i].id for i in found if in_mixture[i])
             ids += tuple(agents[i].id for i in found if not in_mixture[i])
             maxima = [limit.mg for i in found if (limit := limits[i]) is not None]
             smallest = None if None in maxima else min(mg for mg in maxima if mg is not None)
             members.append(_Members(group, ids, tuple(found), smallest, "group:" + group.id))
-        member_of: list[int | None] = [None] * len(agents)
-        for index, found_members in enumerate(members):
-            for position in found_members.positions:
-                member_of[position] = index
-        return cls(agents, limits, prior, in_mixture, rule, tuple(members), tuple(member_of), cap)
+        return cls(
+            tuple(agents),
+            tuple(limits),
+            tuple(prior),
+            tuple(in_mixture),
+            rule,
+            tuple(members),
+            tuple(member_of),
+            cap,
+        )
 
     def load(self, mg: Sequence[Decimal], epinephrine_mg: Decimal | None) -> Load:
         """The loads when the doses hold ``mg`` (one per dose, 0 for an agent given
@@ -275,7 +283,13 @@ def load(
     (agents without a maximum are not members; a dose given earlier of an agent not in
     the mixture is), and the epinephrine total (:meth:`LoadRules.load`)."""
     rules = LoadRules.of(
-        [(d.agent, d.limit, d.prior_mg, d.in_mixture) for d in doses], groups=groups, rule=rule, cap=cap
+        [d.agent for d in doses],
+        [d.limit for d in doses],
+        [d.prior_mg for d in doses],
+        [d.in_mixture for d in doses],
+        groups=groups,
+        rule=rule,
+        cap=cap,
     )
     return rules.load([d.mg for d in doses], epinephrine_mg)
 

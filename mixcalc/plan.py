@@ -107,32 +107,31 @@ def compute(resolved: Resolved, formulary: Formulary) -> Plan:
 
 
 def _limits(resolved: Resolved, formulary: Formulary) -> _Limits:
-    weight, patient = resolved.weight, resolved.patient
+    weight, patient, components = resolved.weight, resolved.patient, resolved.components
     maxima = tuple(
         max_dose(c.agent, with_epinephrine=c.epinephrine is not None, weight=weight, patient=patient)
-        for c in resolved.components
+        for c in components
     )
     nothing = Decimal(0)
-    prior = tuple(resolved.prior.get(c.agent.id, nothing) for c in resolved.components)
-    doses = [
-        (c.agent, maximum, dose, True) for c, maximum, dose in zip(resolved.components, maxima, prior, strict=True)
-    ]
-    in_mixture = {c.agent.id for c in resolved.components}
+    prior = tuple(resolved.prior.get(c.agent.id, nothing) for c in components)
+    in_mixture = {c.agent.id for c in components}
     # A dose given earlier today of an agent not in this mixture counts against that
     # agent's plain maximum for this patient [S55].
-    doses += [
-        (agent, max_dose(agent, with_epinephrine=False, weight=weight, patient=patient), dose, False)
+    earlier = [
+        (formulary.agents_by_id[agent_id], dose)
         for agent_id, dose in resolved.prior.items()
         if agent_id not in in_mixture
-        for agent in (formulary.agents_by_id[agent_id],)
     ]
     rules = LoadRules.of(
-        doses,
+        [c.agent for c in components] + [agent for agent, _ in earlier],
+        maxima + tuple(max_dose(agent, with_epinephrine=False, weight=weight, patient=patient) for agent, _ in earlier),
+        prior + tuple(dose for _, dose in earlier),
+        [True] * len(components) + [False] * len(earlier),
         groups=formulary.groups,
         rule=formulary.policy.combination,
         cap=epinephrine_cap(formulary.epinephrine, patient.conditions),
     )
-    return _Limits(maxima, prior, rules, (nothing,) * (len(doses) - len(maxima)))
+    return _Limits(maxima, prior, rules, (nothing,) * len(earlier))
 
 
 def _load(components: Sequence[ResolvedComponent], limits: _Limits, totals: Sequence[Decimal]) -> Load:

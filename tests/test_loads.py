@@ -40,11 +40,10 @@ def test_under_the_most_toxic_rule_the_plan_answers_as_the_old_core(request: dic
 def _rules(rule: Any, bupivacaine_max: PatientMaxDose) -> LoadRules:
     agents = default_formulary().agents_by_id
     return LoadRules.of(
-        [
-            (agents["lidocaine"], PatientMaxDose(Decimal(300), "", ()), Decimal(0), True),
-            (agents["triamcinolone-acetonide"], None, Decimal(0), True),
-            (agents["bupivacaine"], bupivacaine_max, Decimal(35), False),
-        ],
+        [agents["lidocaine"], agents["triamcinolone-acetonide"], agents["bupivacaine"]],
+        [PatientMaxDose(Decimal(300), "", ()), None, bupivacaine_max],
+        [Decimal(0), Decimal(0), Decimal(35)],
+        [True, True, False],
         groups=default_formulary().groups,
         rule=rule,
         cap=CAP,
