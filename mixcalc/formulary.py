@@ -226,6 +226,10 @@ class RouteLabel(_Cited):
     routes: Annotated[tuple[str, ...], Field(min_length=1)]
     not_for: tuple[str, ...] = ()
 
+    @cached_property
+    def strengths_mg_per_ml(self) -> frozenset[Decimal]:
+        return frozenset(s.in_(MG_PER_ML) for s in self.strengths)
+
 
 class Notice(_Cited):
     """A warning that comes with an agent whenever it is used (off-label use, boxed warnings)."""
@@ -286,6 +290,11 @@ class Agent(_Frozen):
     @cached_property
     def strengths_mg_per_ml(self) -> frozenset[Decimal]:
         return frozenset(s.in_(MG_PER_ML) for s in self.strengths)
+
+    @cached_property
+    def forms_contain(self) -> frozenset[str]:
+        """What some form of this agent contains (``paraben``, ``sulfite``, ...)."""
+        return frozenset(what for form in self.forms for what in form.contains)
 
 
 class Selector(_Frozen):
@@ -368,6 +377,15 @@ class Syringe(_Cited):
         if graduation > capacity or capacity % graduation != 0:
             raise ValueError(f"graduation {self.graduation} does not divide capacity {self.capacity}")
         return self
+
+    # Read per draw: plain mL, worked out once per syringe.
+    @cached_property
+    def capacity_ml(self) -> Decimal:
+        return self.capacity.in_(ML)
+
+    @cached_property
+    def graduation_ml(self) -> Decimal:
+        return self.graduation.in_(ML)
 
 
 class EpinephrineLimit(_Overridable):
@@ -536,6 +554,11 @@ class Formulary(_Frozen):
     def syringes_by_capacity(self) -> Mapping[Decimal, Syringe]:
         return {s.capacity.in_(ML): s for s in sorted(self.syringes, key=lambda s: s.capacity.in_(ML))}
 
+    @cached_property
+    def syringes_in_order(self) -> tuple[Syringe, ...]:
+        """The syringes by capacity, smallest first."""
+        return tuple(self.syringes_by_capacity.values())
+
     def cite(self, ids: tuple[str, ...]) -> str:
         """The citations of source ids, joined for a message (made once per set of ids)."""
         text = self._cited.get(ids)
@@ -672,9 +695,13 @@ def parse_formulary(text: str, path: str, *, reference: Formulary | None = None)
         check_plausible(formulary, reference, path)
     weight_for_age()  # read the growth reference now: a broken file stops start-up
     # Build the per-request look-ups now, at start-up, not on the first request.
-    _ = formulary.agents_by_id, formulary.groups_by_id, formulary.syringes_by_capacity
+    _ = formulary.agents_by_id, formulary.groups_by_id, formulary.syringes_by_capacity, formulary.syringes_in_order
+    for syringe in formulary.syringes:
+        _ = syringe.capacity_ml, syringe.graduation_ml
     for agent in formulary.agents:
-        _ = agent.highest_strength, agent.strengths_mg_per_ml
+        _ = agent.highest_strength, agent.strengths_mg_per_ml, agent.forms_contain
+        for label in agent.routes:
+            _ = label.strengths_mg_per_ml
     return formulary
 
 

@@ -82,7 +82,7 @@ def _ml(value: Decimal) -> str:
 
 
 def _split(syringe: Syringe, *, volume_per_site: Decimal, sites: int, reason: str, pointer: str) -> SyringePlan:
-    capacity = syringe.capacity.in_(ML)
+    capacity = syringe.capacity_ml
     per_syringe = min(sites, int(capacity // volume_per_site))
     if per_syringe == 0:
         raise SiteDoesNotFit(
@@ -117,7 +117,7 @@ def choose_syringes(
         return SyringePlan(fitting[0], (sites,), "the smallest syringe that holds the whole mixture")
     syringe = by_capacity[formulary.policy.default_syringe.in_(ML)]
     reason = "the default syringe size; the mixture is split over whole sites"
-    if syringe.capacity.in_(ML) < volume_per_site:
+    if syringe.capacity_ml < volume_per_site:
         larger = [s for c, s in by_capacity.items() if c >= volume_per_site]
         if larger:
             syringe = larger[0]
@@ -125,10 +125,13 @@ def choose_syringes(
     return _split(syringe, volume_per_site=volume_per_site, sites=sites, reason=reason, pointer="/components")
 
 
+_WHOLE = Decimal(1)
+
+
 def round_to_graduation(volume: Decimal, graduation: Decimal, *, down: bool = False) -> Decimal:
     """``volume`` as a multiple of ``graduation``: the nearest (an exact half goes down: less drug), or the one
     below when ``down``."""
-    steps = (volume / graduation).quantize(Decimal(1), rounding=ROUND_FLOOR if down else ROUND_HALF_DOWN)
+    steps = (volume / graduation).quantize(_WHOLE, rounding=ROUND_FLOOR if down else ROUND_HALF_DOWN)
     return steps * graduation
 
 
@@ -147,15 +150,17 @@ def measure(
     within ``tolerance``; else wherever it comes closest (the mixing syringe on a tie).
     ``down``: never more than asked.  ``syringes`` are in order of capacity, smallest first.
     """
-    in_mixing = MeasuredDraw(round_to_graduation(asked, mixing.graduation.in_(ML), down=down), asked)
+    coarse = mixing.graduation_ml
+    in_mixing = MeasuredDraw(round_to_graduation(asked, coarse, down=down), asked)
     if within_tolerance(in_mixing.volume, asked, tolerance):
         return in_mixing
     closest = in_mixing
-    coarse = mixing.graduation.in_(ML)
     for syringe in syringes:
-        graduation = syringe.graduation.in_(ML)
+        graduation = syringe.graduation_ml
+        if graduation >= coarse:
+            continue
         volume = round_to_graduation(asked, graduation, down=down)
-        if graduation >= coarse or volume <= 0 or volume > syringe.capacity.in_(ML):
+        if volume <= 0 or volume > syringe.capacity_ml:
             continue
         candidate = MeasuredDraw(volume, asked, syringe)
         if within_tolerance(volume, asked, tolerance):
@@ -181,7 +186,7 @@ def fill_syringes(
     that way for every mixing syringe of the plan where that is at least as close (one
     way of drawing each agent, and the same strength in every syringe as near as the
     graduations allow), rather than rounded on a coarse scale in some of them."""
-    capacity = plan.syringe.capacity.in_(ML)
+    capacity = plan.syringe.capacity_ml
     counts = plan.site_counts
 
     def draws(count: int, *, all_down: bool, finer: dict[int, Syringe]) -> tuple[MeasuredDraw, ...]:
@@ -191,9 +196,9 @@ def fill_syringes(
             draw = measure(volume * count, mixing=plan.syringe, syringes=syringes, tolerance=tolerance, down=down)
             separate = finer.get(index)
             if separate is not None and draw.measured_in is None:
-                again = round_to_graduation(volume * count, separate.graduation.in_(ML), down=down)
+                again = round_to_graduation(volume * count, separate.graduation_ml, down=down)
                 candidate = MeasuredDraw(again, volume * count, separate)
-                if 0 < again <= separate.capacity.in_(ML) and candidate.deviation <= draw.deviation:
+                if 0 < again <= separate.capacity_ml and candidate.deviation <= draw.deviation:
                     draw = candidate
             found.append(draw)
         return tuple(found)
@@ -210,13 +215,15 @@ def fill_syringes(
         return tuple(filled)
 
     first = fill({})
+    if len(counts) == 1:
+        return first  # one mixing syringe: each draw is measured one way already
     finer = {
         index: draw.measured_in
         for syringe in first
         for index, draw in enumerate(syringe.draws)
         if draw.measured_in is not None
     }
-    return fill(finer) if finer and len(counts) > 1 else first
+    return fill(finer) if finer else first
 
 
 def _all_within(filled: Sequence[FilledSyringe], tolerance: Decimal) -> bool:
@@ -225,7 +232,7 @@ def _all_within(filled: Sequence[FilledSyringe], tolerance: Decimal) -> bool:
 
 def _smaller(formulary: Formulary, plan: SyringePlan, volume_per_site: Decimal) -> Iterator[Syringe]:
     """Mixing syringes smaller than the plan's that hold one site, largest first."""
-    capacity = plan.syringe.capacity.in_(ML)
+    capacity = plan.syringe.capacity_ml
     for size, syringe in reversed(list(formulary.syringes_by_capacity.items())):
         if volume_per_site <= size < capacity:
             yield syringe
@@ -245,7 +252,7 @@ def plan_syringes(
     tolerance = formulary.policy.draw_tolerance
     volume_per_site = sum(volumes_per_site, Decimal(0))
     plan = choose_syringes(formulary, volume_per_site=volume_per_site, sites=sites, requested=requested)
-    by_size = tuple(formulary.syringes_by_capacity.values())
+    by_size = formulary.syringes_in_order
     filled = fill_syringes(volumes_per_site, plan, syringes=by_size, tolerance=tolerance)
     if requested is not None or _all_within(filled, tolerance):
         return plan, filled

@@ -25,10 +25,10 @@ from .checks import Assessment, Finding, Line, findings
 from .dosing import PatientMaxDose, lowest_weight, max_dose
 from .errors import ComponentNotComputable, PlanError
 from .formulary import Formulary, default_formulary
-from .loads import Dose, EpinephrineCap, Load, crossed, epinephrine_cap, group_loads, load
+from .loads import Load, LoadRules, crossed, epinephrine_cap, group_loads
 from .mixture import FilledSyringe, SyringePlan, fill_syringes, plan_syringes
 from .rescue import RescuePlan, lipid_rescue
-from .resolve import Resolved, resolve
+from .resolve import Resolved, ResolvedComponent, resolve
 from .schema import MAX_VOLUME_PER_SITE_ML, MixtureRequest, MixtureResponse
 from .units import ML
 
@@ -66,13 +66,17 @@ class Plan:
 
 @dataclass(frozen=True, slots=True)
 class _Limits:
-    """What the loads of one request are judged against: each component's maximum (in
-    the order of the components), the doses given earlier today of agents outside the
-    mixture, and the epinephrine cap."""
+    """What the loads of one request are judged against, worked out once per request:
+    each component's maximum and its dose given earlier today (both in the order of the
+    components), and the rules of its loads (:class:`~mixcalc.loads.LoadRules`: those
+    and the doses given earlier today of agents outside the mixture, the groups, the
+    epinephrine cap)."""
 
     maxima: tuple[PatientMaxDose | None, ...]
-    earlier: tuple[Dose, ...]
-    cap: EpinephrineCap
+    prior: tuple[Decimal, ...]  # mg, per component
+    rules: LoadRules
+    #: The mg of the doses given earlier only, after the components' (all 0).
+    earlier: tuple[Decimal, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +93,7 @@ class _Drawn:
 def compute(resolved: Resolved, formulary: Formulary) -> Plan:
     """The plan of a resolved request: doses, draws, loads, findings, headroom, rescue."""
     limits = _limits(resolved, formulary)
-    drawn = _draw(resolved, formulary, limits)
+    drawn = _draw(resolved, resolved.components, formulary, limits)
     assessment = _assessment(resolved, formulary, limits, drawn)
     return Plan(
         formulary=formulary,
@@ -103,76 +107,76 @@ def compute(resolved: Resolved, formulary: Formulary) -> Plan:
 
 
 def _limits(resolved: Resolved, formulary: Formulary) -> _Limits:
-    weight, patient = resolved.weight, resolved.patient
+    weight, patient, components = resolved.weight, resolved.patient, resolved.components
     maxima = tuple(
         max_dose(c.agent, with_epinephrine=c.epinephrine is not None, weight=weight, patient=patient)
-        for c in resolved.components
+        for c in components
     )
-    in_mixture = {c.agent.id for c in resolved.components}
+    nothing = Decimal(0)
+    prior = tuple(resolved.prior.get(c.agent.id, nothing) for c in components)
+    in_mixture = {c.agent.id for c in components}
     # A dose given earlier today of an agent not in this mixture counts against that
     # agent's plain maximum for this patient [S55].
-    earlier = tuple(
-        Dose(
-            agent,
-            Decimal(0),
-            dose,
-            max_dose(agent, with_epinephrine=False, weight=weight, patient=patient),
-            in_mixture=False,
-        )
+    earlier = [
+        (formulary.agents_by_id[agent_id], dose)
         for agent_id, dose in resolved.prior.items()
         if agent_id not in in_mixture
-        for agent in (formulary.agents_by_id[agent_id],)
-    )
-    return _Limits(maxima, earlier, epinephrine_cap(formulary.epinephrine, patient.conditions))
-
-
-def _load(resolved: Resolved, formulary: Formulary, limits: _Limits, totals: Sequence[Decimal]) -> Load:
-    """The loads of these total volumes (mL per component)."""
-    components = resolved.components
-    doses = tuple(
-        Dose(c.agent, total * c.concentration, resolved.prior.get(c.agent.id, Decimal(0)), maximum)
-        for c, total, maximum in zip(components, totals, limits.maxima, strict=True)
-    )
-    with_epinephrine = [(total, c.epinephrine) for c, total in zip(components, totals, strict=True) if c.epinephrine]
-    epinephrine = sum((t * e for t, e in with_epinephrine), Decimal(0)) if with_epinephrine else None
-    return load(
-        doses + limits.earlier,
+    ]
+    rules = LoadRules.of(
+        [c.agent for c in components] + [agent for agent, _ in earlier],
+        maxima + tuple(max_dose(agent, with_epinephrine=False, weight=weight, patient=patient) for agent, _ in earlier),
+        prior + tuple(dose for _, dose in earlier),
+        [True] * len(components) + [False] * len(earlier),
         groups=formulary.groups,
         rule=formulary.policy.combination,
-        epinephrine_mg=epinephrine,
-        cap=limits.cap,
+        cap=epinephrine_cap(formulary.epinephrine, patient.conditions),
     )
+    return _Limits(maxima, prior, rules, (nothing,) * len(earlier))
 
 
-def _draw(resolved: Resolved, formulary: Formulary, limits: _Limits) -> _Drawn:
-    """The syringes and draws, with the rounding guard: draws never carry a dose, a
-    group's load or the epinephrine total over a limit it was under as asked (the loads
-    of :mod:`mixcalc.loads`, so prior doses and the combination rule count as everywhere
-    else).  Where rounding would, every component that went up is rounded down instead."""
+def _load(components: Sequence[ResolvedComponent], limits: _Limits, totals: Sequence[Decimal]) -> Load:
+    """The loads of these total volumes (mL per component)."""
+    epinephrine = None
+    for c, total in zip(components, totals, strict=True):
+        if c.epinephrine:
+            epinephrine = (Decimal(0) if epinephrine is None else epinephrine) + total * c.epinephrine
+    mg = [total * c.concentration for c, total in zip(components, totals, strict=True)]
+    return limits.rules.load(mg + list(limits.earlier), epinephrine)
+
+
+def _draw(resolved: Resolved, components: Sequence[ResolvedComponent], formulary: Formulary, limits: _Limits) -> _Drawn:
+    """The syringes and draws of ``components`` (the request's, or the request's scaled
+    by the search for the largest volume per site), with the rounding guard: draws never
+    carry a dose, a group's load or the epinephrine total over a limit it was under as
+    asked (the loads of :mod:`mixcalc.loads`, so prior doses and the combination rule
+    count as everywhere else).  Where rounding would, every component that went up is
+    rounded down instead."""
     sites = resolved.sites
-    volumes = [c.volume_per_site for c in resolved.components]
+    volumes = [c.volume_per_site for c in components]
     plan, filled = plan_syringes(formulary, volumes_per_site=volumes, sites=sites, requested=resolved.syringe)
-    asked = _load(resolved, formulary, limits, [v * sites for v in volumes])
+    asked = _load(components, limits, [v * sites for v in volumes])
 
     def totals_of(filled: Sequence[FilledSyringe]) -> tuple[Decimal, ...]:
+        if len(filled) == 1:  # the same sums, one term each
+            return tuple(Decimal(0) + d.volume for d in filled[0].draws)
         return tuple(sum((s.draws[i].volume for s in filled), Decimal(0)) for i in range(len(volumes)))
 
     totals = totals_of(filled)
-    drawn = _load(resolved, formulary, limits, totals)
+    drawn = _load(components, limits, totals)
     if crossed(asked, drawn):
         went_up = frozenset(i for i, total in enumerate(totals) if total > volumes[i] * sites)
         filled = fill_syringes(
             volumes,
             plan,
-            syringes=tuple(formulary.syringes_by_capacity.values()),
+            syringes=formulary.syringes_in_order,
             tolerance=formulary.policy.draw_tolerance,
             round_down=went_up,
         )
         totals = totals_of(filled)
-        drawn = _load(resolved, formulary, limits, totals)
-    finest = min(s.graduation.in_(ML) for s in formulary.syringes)
-    for index, component in enumerate(resolved.components):
+        drawn = _load(components, limits, totals)
+    for index, component in enumerate(components):
         if any(syringe.draws[index].volume == 0 for syringe in filled):
+            finest = min(s.graduation.in_(ML) for s in formulary.syringes)
             raise ComponentNotComputable(
                 component.pointer,
                 component.agent.id,
@@ -195,12 +199,12 @@ def _assessment(resolved: Resolved, formulary: Formulary, limits: _Limits, drawn
             sites=sites,
             total_volume=total,
             total_dose=total * c.concentration,
-            prior_dose=resolved.prior.get(c.agent.id, Decimal(0)),
+            prior_dose=prior,
             max_dose=maximum,
             form=c.form,
             contains=c.contains,
         )
-        for c, total, maximum in zip(resolved.components, drawn.totals, limits.maxima, strict=True)
+        for c, total, prior, maximum in zip(resolved.components, drawn.totals, limits.prior, limits.maxima, strict=True)
     )
     epinephrine = drawn.drawn.epinephrine_mg
     return Assessment(
@@ -211,8 +215,8 @@ def _assessment(resolved: Resolved, formulary: Formulary, limits: _Limits, drawn
         weight=resolved.weight,
         patient=resolved.patient,
         epinephrine_total=epinephrine,
-        epinephrine_cap=None if epinephrine is None else limits.cap.mg,
-        epinephrine_cap_reason="" if epinephrine is None else limits.cap.reason,
+        epinephrine_cap=None if epinephrine is None else limits.rules.cap.mg,
+        epinephrine_cap_reason="" if epinephrine is None else limits.rules.cap.reason,
         syringe_site_counts=drawn.syringes.site_counts,
         asked=drawn.asked,
         drawn=drawn.drawn,
@@ -225,19 +229,15 @@ def _assessment(resolved: Resolved, formulary: Formulary, limits: _Limits, drawn
 # -- headroom: the largest volume per site that breaks no limit (mixcalc.headroom) ----------
 
 
-def _straight_loads(formulary: Formulary, a: Assessment) -> list[headroom.Load] | None:
+def _straight_loads(limits: _Limits, a: Assessment) -> list[headroom.Load] | None:
     """Every load the checks judge (:mod:`mixcalc.loads`: agents, groups with prior
     doses, epinephrine), as a straight line in the scale factor: its value with the
     mixture left out, and its growth per unit of the plan as asked.  None when a
     dose-limited agent's maximum cannot be stated for this patient."""
     if any(line.max_dose is not None and line.max_dose.mg is None for line in a.lines):
         return None
-    nothing = load(
-        tuple(Dose(d.agent, Decimal(0), d.prior_mg, d.limit, in_mixture=d.in_mixture) for d in a.asked.doses),
-        groups=formulary.groups,
-        rule=formulary.policy.combination,
-        epinephrine_mg=None if a.asked.epinephrine_mg is None else Decimal(0),
-        cap=a.asked.epinephrine_cap,
+    nothing = limits.rules.load(
+        [Decimal(0)] * len(limits.rules.agents), None if a.asked.epinephrine_mg is None else Decimal(0)
     )
     at_zero, at_one = nothing.fractions(), a.asked.fractions()
     lines = []
@@ -254,7 +254,7 @@ def _max_volume_per_site(resolved: Resolved, formulary: Formulary, limits: _Limi
     plan, drawn as it would be, breaks no limit.  The loads are straight lines in the
     scale factor, so the analytic candidate usually verifies first time; verifying a
     volume needs only its draws and loads, not a whole plan."""
-    loads = _straight_loads(formulary, a)
+    loads = _straight_loads(limits, a)
     if loads is None:
         return None
     asked = sum((c.volume_per_site for c in resolved.components), Decimal(0))
@@ -268,17 +268,15 @@ def _max_volume_per_site(resolved: Resolved, formulary: Formulary, limits: _Limi
     def fits(volume: Decimal) -> _Drawn | None:
         """The draws at ``volume`` per site when they break no limit: every load (an
         agent's, a group's, epinephrine's), as asked and as drawn, at most 1."""
-        scaled = resolved.scaled(volume / asked)
-        if any(c.asked.per_site <= 0 for c in scaled.components):
+        factor = volume / asked
+        scaled = tuple(c.scaled(factor) for c in resolved.components)
+        if any(c.asked.per_site <= 0 for c in scaled):
             return None  # rounded down to nothing: not a request anyone could make
         try:
-            drawn = _draw(scaled, formulary, limits)
+            drawn = _draw(resolved, scaled, formulary, limits)
         except PlanError:
             return None
-        for judged in (drawn.asked, drawn.drawn):
-            if any(f is None or f > 1 for f in judged.fractions().values()):
-                return None
-        return drawn
+        return drawn if drawn.asked.within() and drawn.drawn.within() else None
 
     found = headroom.step_down(start, fits)
     return None if found is None else found[0]

@@ -49,7 +49,7 @@ class Line:
 
     def may_contain(self, what: str) -> bool:
         """True when the form is not given and some form of the agent contains ``what``."""
-        return self.form is None and any(what in f.contains for f in self.agent.forms)
+        return self.form is None and what in self.agent.forms_contain
 
     sites: int = 1
 

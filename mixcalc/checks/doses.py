@@ -16,6 +16,8 @@ def max_dose_rule(a: Assessment) -> Iterator[Finding]:
         fraction = line.checked_fraction
         if fraction is None or line.max_dose is None or line.max_dose.mg is None:
             continue  # no maximum, or one that cannot be stated (weight_required speaks for it)
+        if fraction < threshold:
+            continue  # neither near nor over: nothing to say
         name = line.agent.display_name
         given = display.amount(line.checked_dose, "mg")
         limit = display.amount(line.max_dose.mg, "mg")
@@ -28,7 +30,7 @@ def max_dose_rule(a: Assessment) -> Iterator[Finding]:
                 f"{name} {given}{prior} is {display.percent(fraction)} of its maximum {limit} for this patient",
                 line.max_dose.sources,
             )
-        elif fraction >= threshold:
+        else:
             yield Finding(
                 "max_dose_near",
                 "warning",

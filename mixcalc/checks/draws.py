@@ -8,7 +8,6 @@ from decimal import Decimal
 
 from .. import display
 from ..formulary import AgentClass
-from ..units import ML
 from .assessment import Assessment, Finding, cited
 
 __all__ = ["concentration_rule", "draw_tolerance_rule", "rounding_rule", "separate_syringe_rule"]
@@ -65,7 +64,7 @@ def separate_syringe_rule(a: Assessment) -> Iterator[Finding]:
         for line, draw in zip(a.lines, syringe.draws, strict=True):
             if draw.measured_in is None:
                 continue
-            where = _syringe_name(draw.measured_in.capacity.in_(ML), draw.measured_in.graduation.in_(ML))
+            where = _syringe_name(draw.measured_in.capacity_ml, draw.measured_in.graduation_ml)
             steps.append(f"draw {line.agent.display_name} {_ml(draw.volume)} in {where}, add it to syringe {number}")
             agents.append(line.agent.id)
     if steps:
@@ -73,7 +72,7 @@ def separate_syringe_rule(a: Assessment) -> Iterator[Finding]:
             "draw_measured_separately",
             "info",
             tuple(dict.fromkeys(agents)),
-            f"the {_ml(a.mixing.capacity.in_(ML))} mixing syringe, graduated in {_ml(a.mixing.graduation.in_(ML))}, "
+            f"the {_ml(a.mixing.capacity_ml)} mixing syringe, graduated in {_ml(a.mixing.graduation_ml)}, "
             f"cannot measure every draw within {display.percent(a.formulary.policy.draw_tolerance)}: "
             + "; ".join(steps),
             cited(a).draw_measured_separately,

@@ -194,8 +194,10 @@ def restriction_rule(a: Assessment) -> Iterator[Finding]:
     threshold = a.formulary.policy.near_limit_threshold
     for line in a.lines:
         limit = line.max_dose
+        if limit is None or not limit.unassessed:
+            continue
         fraction = line.checked_fraction
-        if limit is None or fraction is None or not limit.unassessed:
+        if fraction is None:
             continue
         given, lowest = line.checked_dose, limit.lowest_possible
         if lowest is None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 
 from .. import display
 from ..formulary import AgentClass, Selector
-from ..units import DAY, MG_PER_ML
+from ..units import DAY
 from .assessment import Assessment, Finding, Line, cited, names
 
 __all__ = [
@@ -58,6 +58,8 @@ def _concerned(selector: Selector, lines: Sequence[Line]) -> list[tuple[Line, bo
 
 
 def condition_rule(a: Assessment) -> Iterator[Finding]:
+    if not a.patient.conditions:
+        return
     for rule in a.formulary.conditions:
         if rule.condition not in a.patient.conditions:
             continue
@@ -157,7 +159,7 @@ def route_rule(a: Assessment) -> Iterator[Finding]:
     wanted = set(a.formulary.policy.tpi_routes)
     for line in a.lines:
         for label in line.agent.routes:
-            if line.concentration not in {s.in_(MG_PER_ML) for s in label.strengths}:
+            if line.concentration not in label.strengths_mg_per_ml:
                 continue
             if not wanted & set(label.routes) or wanted & set(label.not_for):
                 strength = display.amount(line.concentration, "mg/mL")
