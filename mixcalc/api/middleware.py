@@ -27,7 +27,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import BodyRefused
-from .body import check_json
+from .body import JSON_DOCUMENT, check_json
 from .problems import PROBLEM_JSON, REQUEST_ID, ProblemAnswer, internal_error, new_request_id, problem, problem_for
 from .settings import API_KEY_HEADER
 
@@ -183,7 +183,8 @@ class BodyGuard:
     prefixes ending in ``/``) a POST must be JSON (415), except on ``lenient_media``
     paths, where a missing content type is read as JSON (as FastAPI does) and another one
     goes on to the route, which refuses it.  A JSON body is read whole, checked with
-    :func:`~mixcalc.api.body.check_json`, then handed to the route unchanged.
+    :func:`~mixcalc.api.body.check_json`, then handed to the route unchanged, and the
+    document read is left in the scope under :data:`~mixcalc.api.body.JSON_DOCUMENT`.
     """
 
     def __init__(
@@ -248,7 +249,7 @@ class BodyGuard:
         body = b"".join(chunks)
         if guarded:
             try:
-                check_json(body)
+                scope[JSON_DOCUMENT] = check_json(body)
             except BodyRefused as refused:
                 await _send_problem(send, problem_for(refused))
                 return
