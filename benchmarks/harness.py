@@ -17,7 +17,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,10 +69,18 @@ class Server:
 
 
 @contextmanager
-def serve(command: Sequence[str], path: str, body: bytes, port: int, timeout: float = 30.0) -> Iterator[Server]:
-    """Starts ``command``, waits for a 200 to ``body`` POSTed at ``path``, stops it after."""
+def serve(
+    command: Sequence[str],
+    path: str,
+    body: bytes,
+    port: int,
+    timeout: float = 30.0,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[Server]:
+    """Starts ``command`` (with ``env`` added to the environment), waits for a 200 to
+    ``body`` POSTed at ``path``, stops it after."""
     url = f"http://127.0.0.1:{port}{path}"
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
