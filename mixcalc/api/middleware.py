@@ -21,7 +21,7 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -174,6 +174,25 @@ def _is_json(media: bytes) -> bool:
     return media == _JSON_MEDIA or (media.startswith(b"application/") and media.endswith(b"+json"))
 
 
+class _PathSet:
+    """Exact paths, and prefixes (the entries ending in ``/``): ``path in paths``."""
+
+    def __init__(self, paths: frozenset[str]) -> None:
+        self.exact = paths
+        self.prefixes = tuple(p for p in paths if p.endswith("/"))
+
+    def __contains__(self, path: object) -> bool:
+        return path in self.exact or (isinstance(path, str) and path.startswith(self.prefixes))
+
+
+def _too_large(max_bytes: int) -> ProblemAnswer:
+    detail = f"the request body is over {max_bytes} bytes"
+    return problem(413, "request-body-too-large", "Request body too large", detail)
+
+
+_BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
+
+
 class BodyGuard:
     """Bounds request bodies and reads JSON ones safely, before the router runs.
 
@@ -198,33 +217,27 @@ class BodyGuard:
         self.app = app
         self.limits = sorted(limits.items(), key=lambda item: -len(item[0]))
         self.default = default
-        self.json_paths = json_paths
-        self.lenient_media = lenient_media
+        self.json_paths = _PathSet(json_paths)
+        self.lenient_media = _PathSet(lenient_media)
 
     def limit(self, path: str) -> int:
         return next((size for prefix, size in self.limits if path.startswith(prefix)), self.default)
 
-    def _matches(self, path: str, paths: frozenset[str]) -> bool:
-        return path in paths or any(p.endswith("/") and path.startswith(p) for p in paths)
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in {"POST", "PUT", "PATCH"}:
+        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
         max_bytes = self.limit(path)
-        too_large = problem(
-            413, "request-body-too-large", "Request body too large", f"the request body is over {max_bytes} bytes"
-        )
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.strip().isdigit() or int(declared) > max_bytes):
-            await _send_problem(send, too_large)
+            await _send_problem(send, _too_large(max_bytes))
             return
         media = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
         guarded = False
-        if scope["method"] == "POST" and self._matches(path, self.json_paths):
-            lenient = self._matches(path, self.lenient_media)
+        if scope["method"] == "POST" and path in self.json_paths:
+            lenient = path in self.lenient_media
             if _is_json(media) or (lenient and not media):
                 guarded = True
             elif not lenient:
@@ -241,7 +254,7 @@ class BodyGuard:
             chunk = message.get("body", b"")
             received += len(chunk)
             if received > max_bytes:
-                await _send_problem(send, too_large)
+                await _send_problem(send, _too_large(max_bytes))
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
