@@ -32,6 +32,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -61,8 +62,8 @@ def _command(app: str, port: int, workers: int, canned: Path) -> list[str]:
     if app == "bare":
         return [sys.executable, "-m", "uvicorn", "benchmarks.bare_app:app", *common]
     if app.endswith("canned"):
-        return [sys.executable, "-c", _SERVE_CANNED, str(canned), "serve", *common]
-    return [sys.executable, "-c", _SERVE, "serve", *common]
+        return [sys.executable, "-P", "-c", _SERVE_CANNED, str(canned), "serve", *common]
+    return [sys.executable, "-P", "-c", _SERVE, "serve", *common]  # -P: mixcalc from PYTHONPATH, not the cwd
 
 
 def main() -> int:
@@ -102,6 +103,10 @@ def main() -> int:
         for app in apps:
             if app.startswith("base"):
                 envs[app]["PYTHONPATH"] = str(args.base.resolve())
+            if app != "bare":  # say which tree each service runs
+                where = [sys.executable, "-P", "-c", "import mixcalc; print(mixcalc.__file__)"]
+                found = subprocess.run(where, env={**os.environ, **envs[app]}, capture_output=True, text=True)
+                print(f"{app}: {found.stdout.strip() or found.stderr.strip()}")
             port = free_port()  # the unmeasured start that writes the bytecode
             with serve(_command(app, port, args.workers, canned), "/v1/mixtures", body, port,
                        env={**envs[app], "PYTHONDONTWRITEBYTECODE": ""}):  # fmt: skip
