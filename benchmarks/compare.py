@@ -1,7 +1,7 @@
 """The service beside a bare FastAPI app, in one run on loopback.
 
     python benchmarks/compare.py [--seconds 10] [--runs 3] [--workers 1] [--connections 32]
-                                 [--base DIR] [--no-canned]
+                                 [--base DIR] [--no-canned] [--cold-starts 10]
 
 Starts, one at a time and in an order that rotates from run to run, these apps under the
 same uvicorn settings:
@@ -20,8 +20,9 @@ same uvicorn settings:
 Each app first starts once unmeasured, with bytecode written to a scratch
 ``PYTHONPYCACHEPREFIX`` (an installed wheel has its ``.pyc`` files, as the bare app's
 FastAPI has); the measured starts read it.  Each then takes the same wrk load of the
-typical request.  Printed: medians over the runs of requests/s, latency p50/p99, cold
-start (process start to the first 200), the service's peak memory under load, the core
+typical request; then each starts ``--cold-starts`` more times, in rotating order.
+Printed: medians over the runs of requests/s, latency p50/p99, cold start (process start
+to the first 200, over every start), the service's peak memory under load, the core
 alone (plans/s in-process, no HTTP), the ratios against the targets of issue 15, and
 where the time per request goes (bare, shell, core).
 """
@@ -75,6 +76,7 @@ def main() -> int:
     options.add_argument("--core-seconds", type=float, default=2.0)
     options.add_argument("--base", type=Path, help="another tree of mixcalc, measured beside this one")
     options.add_argument("--no-canned", action="store_true", help="leave out the canned-core apps")
+    options.add_argument("--cold-starts", type=int, default=10, help="cold starts per app beyond one per run")
     args = options.parse_args()
     canned_too = not args.no_canned and args.workers == 1  # the launcher patches one process
 
@@ -124,6 +126,14 @@ def main() -> int:
                         raise SystemExit(f"{app}: {load.errors} errors under load: {load}")
                     loads[app].append(load)
                     peak_mib[app].append(server.peak_rss_kib() / 1024)
+        for start in range(args.cold_starts):  # more cold starts, rotating too: they vary more than loads
+            shift = start % len(apps)
+            for app in apps[shift:] + apps[:shift]:
+                port = free_port()
+                with serve(
+                    _command(app, port, args.workers, canned), "/v1/mixtures", body, port, env=envs[app]
+                ) as server:
+                    cold[app].append(server.cold_start)
 
     def median(values: list[float]) -> float:
         return statistics.median(values)
