@@ -25,6 +25,10 @@ Printed: medians over the runs of requests/s, latency p50/p99, cold start (proce
 to the first 200, over every start), the service's peak memory under load, the core
 alone (plans/s in-process, no HTTP), the ratios against the targets of issue 15, and
 where the time per request goes (bare, shell, core).
+
+``--in-process ROUNDS`` times each app's ASGI app in process instead (no server, no
+socket: the app's own µs per request, far less noisy than wrk on a shared machine);
+``--profile APP`` adds that app's cProfile.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ import tempfile
 from pathlib import Path
 
 from core import rate
-from harness import TYPICAL, Load, free_port, machine, serve, wrk
+from harness import ROOT, TYPICAL, Load, free_port, machine, serve, wrk
 
 from mixcalc import plan_mixture
 
@@ -56,6 +60,44 @@ _SERVE_CANNED = (
     "from mixcalc.cli import main\n"
     "sys.exit(main())\n"
 )
+
+
+#: One app's µs per request through its ASGI app in process (argv: app, answer file, profile?).
+_IN_PROCESS = (
+    "import json, os, pathlib, sys\n"
+    "from harness import TYPICAL, asgi_timings\n"
+    "kind, canned = sys.argv[1], pathlib.Path(sys.argv[2]).read_bytes()\n"
+    "if kind == 'bare':\n"
+    "    from bare_app import app\n"
+    "else:\n"
+    "    import mixcalc.api.routes as routes\n"
+    "    if kind.endswith('canned'):\n"
+    "        routes.plan_mixture_json = lambda request, formulary: canned\n"
+    "    app = routes.create_app()\n"
+    "print(json.dumps(asgi_timings(app, json.dumps(TYPICAL).encode(), profile=sys.argv[3] == 'profile')))\n"
+)
+
+
+def _in_process(apps: list[str], envs: dict[str, dict[str, str]], canned: Path, rounds: int, profile: str) -> None:
+    """µs per request through each app's ASGI app, no server: each app in its own process
+    (its tree on ``PYTHONPATH``), ``rounds`` times in rotating order; with ``profile``,
+    that app's cProfile first."""
+    here = str(Path(__file__).resolve().parent)
+    figures: dict[str, list[float]] = {app: [] for app in apps}
+    for n in range(rounds):
+        shift = n % len(apps)
+        for app in apps[shift:] + apps[:shift]:
+            env = {**os.environ, **envs[app]}
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), here) if p)
+            mode = "profile" if app == profile and n == 0 else "time"
+            command = [sys.executable, "-P", "-c", _IN_PROCESS, app, str(canned), mode]
+            done = subprocess.run(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, check=True, text=True)
+            figures[app].append(min(json.loads(done.stdout)))
+    print()
+    print(f"in process, through the ASGI app (no server): µs per request, median over {rounds} processes of")
+    print("the best of 7 runs of 1,000 requests")
+    for app in apps:
+        print(f"  {app:<12}{statistics.median(figures[app]):>8.1f}")
 
 
 def _command(app: str, port: int, workers: int, canned: Path) -> list[str]:
@@ -77,6 +119,10 @@ def main() -> int:
     options.add_argument("--base", type=Path, help="another tree of mixcalc, measured beside this one")
     options.add_argument("--no-canned", action="store_true", help="leave out the canned-core apps")
     options.add_argument("--cold-starts", type=int, default=10, help="cold starts per app beyond one per run")
+    options.add_argument(
+        "--in-process", type=int, metavar="ROUNDS", help="only time each app's ASGI app in process, ROUNDS times"
+    )
+    options.add_argument("--profile", metavar="APP", help="with --in-process: print APP's profile (stderr)")
     args = options.parse_args()
     canned_too = not args.no_canned and args.workers == 1  # the launcher patches one process
 
@@ -91,7 +137,6 @@ def main() -> int:
     apps = ["service", *(["canned"] if canned_too else []), "bare"]
     if args.base is not None:
         apps += ["base", *(["base-canned"] if canned_too else [])]
-    core_rates = [rate(args.core_seconds, validate=True) for _ in range(args.runs)]
 
     loads: dict[str, list[Load]] = {app: [] for app in apps}
     cold: dict[str, list[float]] = {app: [] for app in apps}
@@ -109,6 +154,11 @@ def main() -> int:
                 where = [sys.executable, "-P", "-c", "import mixcalc; print(mixcalc.__file__)"]
                 found = subprocess.run(where, env={**os.environ, **envs[app]}, capture_output=True, text=True)
                 print(f"{app}: {found.stdout.strip() or found.stderr.strip()}")
+        if args.in_process:
+            _in_process(apps, envs, canned, args.in_process, args.profile or "")
+            return 0
+        core_rates = [rate(args.core_seconds, validate=True) for _ in range(args.runs)]
+        for app in apps:
             port = free_port()  # the unmeasured start that writes the bytecode
             with serve(_command(app, port, args.workers, canned), "/v1/mixtures", body, port,
                        env={**envs[app], "PYTHONDONTWRITEBYTECODE": ""}):  # fmt: skip
