@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from hypothesis import example, given
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 from strategies import json_values, less_tidy_mixtures, mixtures
 
 from mixcalc.api import create_app
-from mixcalc.api.routes import MixturesEndpoint
+from mixcalc.api.routes import MixturesEndpoint, read_mixture
 from mixcalc.formulary import Formulary
 
 
@@ -128,3 +129,13 @@ def damaged_mixtures(draw: st.DrawFn) -> dict[str, Any]:
 @example(body={"sites": True, "components": [], "patient": {"weight": "-1 kg"}})
 def test_random_bodies_get_the_fastapi_routes_answer(apps: tuple[TestClient, TestClient], body: Any) -> None:
     _same_answer(apps, json.dumps(body, allow_nan=True).encode(), "application/json")
+
+
+def test_without_the_guards_document_the_endpoint_parses_the_body_itself() -> None:
+    component = {"agent": "lidocaine", "concentration": "1 %", "dose_per_site": "5 mg"}
+    body = json.dumps({"sites": 6, "components": [component]})
+    alone = read_mixture(body.encode(), b"application/json")
+    assert alone == read_mixture(body.encode(), b"application/json", json.loads(body))
+    with pytest.raises(RequestValidationError) as refused:
+        read_mixture(b"{", b"application/json")
+    assert [e["type"] for e in refused.value.errors()] == ["json_invalid"]

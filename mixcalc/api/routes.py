@@ -38,7 +38,7 @@ from .page import page_router
 from .problems import document_problems, documented, install
 from .settings import Settings
 
-__all__ = ["CDS_MAX_BODY_BYTES", "MAX_BODY_BYTES", "MixturesEndpoint", "create_app"]
+__all__ = ["CDS_MAX_BODY_BYTES", "MAX_BODY_BYTES", "MixturesEndpoint", "create_app", "read_mixture"]
 
 #: Largest request body accepted; a full 8-component request is under 2 KiB.
 MAX_BODY_BYTES = 64 * 1024
