@@ -26,7 +26,11 @@ from typing import Any, Final
 
 from ..errors import BodyRefused
 
-__all__ = ["MAX_DEPTH", "MAX_NUMBER_CHARS", "BodyRefused", "check_json"]
+__all__ = ["JSON_DOCUMENT", "MAX_DEPTH", "MAX_NUMBER_CHARS", "BodyRefused", "check_json"]
+
+#: The scope key under which ``BodyGuard`` leaves the document :func:`check_json` returned,
+#: so that a route reads it rather than parsing the body again.
+JSON_DOCUMENT: Final = "mixcalc.json_document"
 
 #: Deepest nesting of arrays and objects accepted (a mixture is 4 deep, a CDS Hooks call ~12).
 MAX_DEPTH: Final = 32

@@ -21,13 +21,13 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import BodyRefused
-from .body import check_json
+from .body import JSON_DOCUMENT, check_json
 from .problems import PROBLEM_JSON, REQUEST_ID, ProblemAnswer, internal_error, new_request_id, problem, problem_for
 from .settings import API_KEY_HEADER
 
@@ -174,6 +174,25 @@ def _is_json(media: bytes) -> bool:
     return media == _JSON_MEDIA or (media.startswith(b"application/") and media.endswith(b"+json"))
 
 
+class _PathSet:
+    """Exact paths, and prefixes (the entries ending in ``/``): ``path in paths``."""
+
+    def __init__(self, paths: frozenset[str]) -> None:
+        self.exact = paths
+        self.prefixes = tuple(p for p in paths if p.endswith("/"))
+
+    def __contains__(self, path: object) -> bool:
+        return path in self.exact or (isinstance(path, str) and path.startswith(self.prefixes))
+
+
+def _too_large(max_bytes: int) -> ProblemAnswer:
+    detail = f"the request body is over {max_bytes} bytes"
+    return problem(413, "request-body-too-large", "Request body too large", detail)
+
+
+_BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
+
+
 class BodyGuard:
     """Bounds request bodies and reads JSON ones safely, before the router runs.
 
@@ -183,7 +202,8 @@ class BodyGuard:
     prefixes ending in ``/``) a POST must be JSON (415), except on ``lenient_media``
     paths, where a missing content type is read as JSON (as FastAPI does) and another one
     goes on to the route, which refuses it.  A JSON body is read whole, checked with
-    :func:`~mixcalc.api.body.check_json`, then handed to the route unchanged.
+    :func:`~mixcalc.api.body.check_json`, then handed to the route unchanged, and the
+    document read is left in the scope under :data:`~mixcalc.api.body.JSON_DOCUMENT`.
     """
 
     def __init__(
@@ -197,33 +217,27 @@ class BodyGuard:
         self.app = app
         self.limits = sorted(limits.items(), key=lambda item: -len(item[0]))
         self.default = default
-        self.json_paths = json_paths
-        self.lenient_media = lenient_media
+        self.json_paths = _PathSet(json_paths)
+        self.lenient_media = _PathSet(lenient_media)
 
     def limit(self, path: str) -> int:
         return next((size for prefix, size in self.limits if path.startswith(prefix)), self.default)
 
-    def _matches(self, path: str, paths: frozenset[str]) -> bool:
-        return path in paths or any(p.endswith("/") and path.startswith(p) for p in paths)
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in {"POST", "PUT", "PATCH"}:
+        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
         max_bytes = self.limit(path)
-        too_large = problem(
-            413, "request-body-too-large", "Request body too large", f"the request body is over {max_bytes} bytes"
-        )
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.strip().isdigit() or int(declared) > max_bytes):
-            await _send_problem(send, too_large)
+            await _send_problem(send, _too_large(max_bytes))
             return
         media = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
         guarded = False
-        if scope["method"] == "POST" and self._matches(path, self.json_paths):
-            lenient = self._matches(path, self.lenient_media)
+        if scope["method"] == "POST" and path in self.json_paths:
+            lenient = path in self.lenient_media
             if _is_json(media) or (lenient and not media):
                 guarded = True
             elif not lenient:
@@ -240,7 +254,7 @@ class BodyGuard:
             chunk = message.get("body", b"")
             received += len(chunk)
             if received > max_bytes:
-                await _send_problem(send, too_large)
+                await _send_problem(send, _too_large(max_bytes))
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -248,7 +262,7 @@ class BodyGuard:
         body = b"".join(chunks)
         if guarded:
             try:
-                check_json(body)
+                scope[JSON_DOCUMENT] = check_json(body)
             except BodyRefused as refused:
                 await _send_problem(send, problem_for(refused))
                 return

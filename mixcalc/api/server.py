@@ -178,6 +178,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().data_received(data)
         if self._in_headers:
             self._header_bytes += len(data)
+        elif not self._body_complete and self._body_timer is None and not self.transport.is_closing():
+            # Armed only when the body did not come with its headers: a whole request in one
+            # read (the usual case) never starts this timer.
+            self._body_timer = self.loop.call_later(self.limits.body_timeout, self._body_too_slow)
 
     def _refuse_headers(self) -> None:
         self.transport.write(
@@ -206,7 +210,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_headers_complete()
         if self.cycle is not None:
             self.cycle.transport = _CycleTransport(self, self.transport)  # type: ignore[assignment]
-        self._body_timer = self.loop.call_later(self.limits.body_timeout, self._body_too_slow)
+        # The body deadline runs from here; data_received arms it if the body is not all in.
 
     def on_message_complete(self) -> None:
         self._body_complete = True

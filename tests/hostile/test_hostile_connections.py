@@ -141,6 +141,17 @@ def test_a_slow_body_gets_408_at_the_body_deadline_and_the_app_moves_on(server: 
     assert server.healthz_seconds() < 2.0
 
 
+def test_headers_alone_then_silence_get_408_at_the_body_deadline(server: Server) -> None:
+    """The body deadline also runs when not one byte of the body came with the headers."""
+    with server.connect() as sock:
+        sock.sendall(post_head("/v1/mixtures", 1000))
+        raw, waited, ending = read_all(sock)
+    assert status_of(raw) == 408, raw[:200]
+    assert raw_body(raw)["detail"] == "the request body came too slowly"
+    assert ending == "closed"
+    assert waited < DEADLINE + SLACK
+
+
 def test_an_unread_body_after_a_404_is_drained_then_the_connection_closes(server: Server) -> None:
     head = b"GET /no-such-route HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: 3000000\r\n\r\n"
     with server.connect() as sock:
