@@ -15,7 +15,6 @@ from .errors import ImplausiblePatient
 from .formulary import Agent, Condition, DoseRule, DosingWeightRule, Restriction
 from .growth import heaviest_plausible
 from .schema import HEIGHT_CM
-from .units import DAY, KG, MG, MG_PER_KG
 
 __all__ = [
     "DosingWeight",
@@ -252,18 +251,20 @@ def _mg(value: Decimal) -> str:
 def _applies(restriction: Restriction, patient: PatientFacts) -> bool | None:
     """Whether a restriction applies; ``None`` when a fact it needs is unknown."""
     verdicts: list[bool | None] = []
-    if restriction.age_at_least is not None:
+    at_least = restriction.age_at_least_days
+    if at_least is not None:
         age = patient.age_days
-        verdicts.append(None if age is None else age >= restriction.age_at_least.in_(DAY))
-    if restriction.age_below is not None:
-        below = restriction.age_below.in_(DAY)
+        verdicts.append(None if age is None else age >= at_least)
+    below = restriction.age_below_days
+    if below is not None:
         if patient.age_days is not None:
             verdicts.append(patient.age_days < below)
         else:  # unknown, unless the weight rules the age out
             verdicts.append(None if patient.could_be_younger_than(below) else False)
-    if restriction.weight_below is not None:
+    weight_below = restriction.weight_below_kg
+    if weight_below is not None:
         weight = patient.weight_kg
-        verdicts.append(None if weight is None else weight < restriction.weight_below.in_(KG))
+        verdicts.append(None if weight is None else weight < weight_below)
     if restriction.condition is not None:
         verdicts.append(restriction.condition in patient.conditions)
     if False in verdicts:
@@ -278,7 +279,7 @@ def _presumed(restriction: Restriction, patient: PatientFacts) -> bool:
         presumed is not None
         and patient.age_days is None
         and patient.weight_kg is not None
-        and patient.weight_kg < presumed.weight_below.in_(KG)
+        and patient.weight_kg < presumed.weight_below_kg
     )
 
 
@@ -297,7 +298,7 @@ def max_dose(
     rule: DoseRule | None = agent.max_dose.epinephrine if with_epinephrine else agent.max_dose.plain
     if rule is None:  # the formulary guarantees a with-epinephrine rule for epinephrine products
         raise AssertionError(f"{agent.id} has no {'epinephrine' if with_epinephrine else 'plain'} rule")
-    cap = rule.cap.value.in_(MG)
+    cap = rule.cap.mg
     sources = list(rule.cap.source)
     kind = "with epinephrine" if with_epinephrine else "plain"
     if rule.per_kg is not None and weight is None:
@@ -310,7 +311,7 @@ def max_dose(
                     why=restriction.source,
                 )
     if rule.per_kg is not None and weight is not None:
-        per_kg = rule.per_kg.value.in_(MG_PER_KG)
+        per_kg = rule.per_kg.mg_per_kg
         by_weight = per_kg * weight.kg
         sources = list(dict.fromkeys([*rule.per_kg.source, *sources]))
         limit = min(by_weight, cap)
@@ -336,7 +337,7 @@ def max_dose(
             applies = True
             assert restriction.presumed is not None
             presumed.append(
-                f"{restriction.reason}, presumed from a weight under {_kg(restriction.presumed.weight_below.in_(KG))}"
+                f"{restriction.reason}, presumed from a weight under {_kg(restriction.presumed.weight_below_kg)}"
             )
             sources += [s for s in restriction.presumed.source if s not in sources]
             why += [s for s in (*restriction.source, *restriction.presumed.source) if s not in why]
@@ -370,8 +371,8 @@ def max_dose(
 def _restricted(limit: Decimal, restriction: Restriction) -> Decimal:
     if restriction.factor is not None:
         return limit * restriction.factor
-    assert restriction.cap is not None  # the formulary model guarantees cap or factor
-    return min(limit, restriction.cap.in_(MG))
+    assert restriction.cap_mg is not None  # the formulary model guarantees cap or factor
+    return min(limit, restriction.cap_mg)
 
 
 def _restriction_text(restriction: Restriction, limit: Decimal) -> str:

@@ -26,7 +26,7 @@ from . import display
 from .errors import FormularyError, MixcalcError, QuantityError
 from .fields import AgeField, ConcentrationField, DosePerWeightField, MassField, VolumeField
 from .growth import weight_for_age
-from .units import MG, MG_PER_KG, MG_PER_ML, ML
+from .units import DAY, KG, MG, MG_PER_KG, MG_PER_ML, ML
 
 __all__ = [
     "DEFAULT_FORMULARY",
@@ -139,9 +139,19 @@ class _Overridable(_Cited):
 class PerKgLimit(_Overridable):
     value: DosePerWeightField
 
+    # Per-formulary tables: the numbers read per request, in the core's units, worked
+    # out once (``in_`` is exact, so they equal what each request computed before).
+    @cached_property
+    def mg_per_kg(self) -> Decimal:
+        return self.value.in_(MG_PER_KG)
+
 
 class CapLimit(_Overridable):
     value: MassField
+
+    @cached_property
+    def mg(self) -> Decimal:
+        return self.value.in_(MG)
 
 
 class DoseRule(_Frozen):
@@ -156,6 +166,10 @@ class Presumption(_Cited):
     trigger met (an infant's weight presumes an infant), and the answer says so."""
 
     weight_below: MassField
+
+    @cached_property
+    def weight_below_kg(self) -> Decimal:
+        return self.weight_below.in_(KG)
 
 
 class Restriction(_Overridable):
@@ -187,6 +201,23 @@ class Restriction(_Overridable):
         if all(t is None for t in (self.age_at_least, self.age_below, self.weight_below, self.condition)):
             raise ValueError("give at least one trigger: age_at_least, age_below, weight_below or condition")
         return self
+
+    # Its thresholds in the core's units (mg, days, kg), worked out once per formulary.
+    @cached_property
+    def cap_mg(self) -> Decimal | None:
+        return None if self.cap is None else self.cap.in_(MG)
+
+    @cached_property
+    def age_at_least_days(self) -> Decimal | None:
+        return None if self.age_at_least is None else self.age_at_least.in_(DAY)
+
+    @cached_property
+    def age_below_days(self) -> Decimal | None:
+        return None if self.age_below is None else self.age_below.in_(DAY)
+
+    @cached_property
+    def weight_below_kg(self) -> Decimal | None:
+        return None if self.weight_below is None else self.weight_below.in_(KG)
 
 
 class MaxDose(_Frozen):
