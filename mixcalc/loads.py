@@ -154,6 +154,10 @@ class LoadRules:
     #: For each dose, the position in ``members`` of its group (``None``: not a member).
     member_of: tuple[int | None, ...]
     cap: EpinephrineCap
+    #: What :meth:`load` reads of each dose with a maximum, worked out once: its position
+    #: among the doses, its agent's id, its prior dose (mg), its maximum (mg; ``None``
+    #: when it cannot be stated) and its group's position in ``members``.
+    rows: tuple[tuple[int, str, Decimal, Decimal | None, int | None], ...] = field(repr=False, compare=False)
 
     @classmethod
     def of(
@@ -186,6 +190,11 @@ class LoadRules:
             maxima = [limit.mg for i in found if (limit := limits[i]) is not None]
             smallest = None if None in maxima else min(mg for mg in maxima if mg is not None)
             members.append(_Members(group, ids, tuple(found), smallest, "group:" + group.id))
+        rows = tuple(
+            (position, agents[position].id, prior[position], limit.mg, member_of[position])
+            for position, limit in enumerate(limits)
+            if limit is not None
+        )
         return cls(
             tuple(agents),
             tuple(limits),
@@ -195,6 +204,7 @@ class LoadRules:
             tuple(members),
             tuple(member_of),
             cap,
+            rows,
         )
 
     def load(self, mg: Sequence[Decimal], epinephrine_mg: Decimal | None) -> Load:
@@ -205,16 +215,14 @@ class LoadRules:
         ``additive`` [S5][S52][S54]; their total dose over the smallest maximum for
         ``most_toxic``, the whole group counted as its most toxic member [S16]); the
         epinephrine total over its cap."""
+        if len(mg) != len(self.agents):
+            raise ValueError(f"{len(mg)} doses for {len(self.agents)} agents")
         by_key: dict[str, Decimal | None] = {}
         additive = self.rule == "additive"
         summed = [Decimal(0)] * len(self.members)  # each group's sum, in the order of the doses
-        for agent, dose, prior, limit, member_of in zip(
-            self.agents, mg, self.prior, self.limits, self.member_of, strict=True
-        ):
-            if limit is None:
-                continue
-            total = dose + prior
-            share = by_key[agent.id] = fraction(total, limit)
+        for position, agent_id, prior, maximum, member_of in self.rows:  # agents without a maximum have no row
+            total = mg[position] + prior
+            share = by_key[agent_id] = None if maximum is None else total / maximum  # as :func:`fraction`
             if member_of is not None:
                 term = share if additive else total
                 if term is not None:  # else the group's load cannot be stated (its ``smallest`` is None)
