@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
+from functools import cache
 from typing import Literal
 
 from .errors import ImplausiblePatient
@@ -248,6 +249,19 @@ def _mg(value: Decimal) -> str:
     return f"{value.quantize(Decimal('0.01')).normalize():,f} mg"
 
 
+# The formulary's numbers in the max-dose explanation (caps, mg/kg): a small, fixed set,
+# each formatted once.  Equal Decimals give the same text (both are normalised), so
+# keying by value is safe.
+@cache
+def _cap_text(cap: Decimal) -> str:
+    return _mg(cap)
+
+
+@cache
+def _per_kg_text(per_kg: Decimal) -> str:
+    return f"{per_kg.normalize():f}"
+
+
 def _applies(restriction: Restriction, patient: PatientFacts) -> bool | None:
     """Whether a restriction applies; ``None`` when a fact it needs is unknown."""
     verdicts: list[bool | None] = []
@@ -301,12 +315,13 @@ def max_dose(
     cap = rule.cap.mg
     sources = list(rule.cap.source)
     kind = "with epinephrine" if with_epinephrine else "plain"
+    cap_text = _cap_text(cap)
     if rule.per_kg is not None and weight is None:
         for restriction in agent.max_dose.restrictions:
             if restriction.weight_required and _applies(restriction, patient):
                 return PatientMaxDose(
                     None,
-                    f"no maximum can be stated: {restriction.reason} (the adult cap of {_mg(cap)} does not apply)",
+                    f"no maximum can be stated: {restriction.reason} (the adult cap of {cap_text} does not apply)",
                     tuple(dict.fromkeys([*restriction.source, *sources])),
                     why=restriction.source,
                 )
@@ -315,16 +330,17 @@ def max_dose(
         by_weight = per_kg * weight.kg
         sources = list(dict.fromkeys([*rule.per_kg.source, *sources]))
         limit = min(by_weight, cap)
-        explanation = f"{per_kg.normalize():f} mg/kg × {_kg(weight.kg)} = {_mg(by_weight)}" + (
-            f", capped at {_mg(cap)}" if by_weight > cap else f" (cap {_mg(cap)} not reached)"
+        explanation = f"{_per_kg_text(per_kg)} mg/kg × {_kg(weight.kg)} = {_mg(by_weight)}" + (
+            f", capped at {cap_text}" if by_weight > cap else f" (cap {cap_text} not reached)"
         )
-        explanation += f" ({kind}; mg/kg: {rule.per_kg.basis.value}, cap: {rule.cap.basis.value})"
+        # A Basis is a StrEnum: formatted, it is its value.
+        explanation += f" ({kind}; mg/kg: {rule.per_kg.basis}, cap: {rule.cap.basis})"
     elif rule.per_kg is not None:
         limit = cap
-        explanation = f"cap {_mg(cap)} only: no weight given ({kind}; {rule.cap.basis.value})"
+        explanation = f"cap {cap_text} only: no weight given ({kind}; {rule.cap.basis})"
     else:
         limit = cap
-        explanation = f"cap {_mg(cap)} ({kind}; {rule.cap.basis.value})"
+        explanation = f"cap {cap_text} ({kind}; {rule.cap.basis})"
     unassessed: list[Restriction] = []
     presumed: list[str] = []
     why: list[str] = []
