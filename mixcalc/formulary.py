@@ -423,6 +423,10 @@ class EpinephrineLimit(_Overridable):
     cap: MassField
     restrictions: tuple[Restriction, ...] = ()
 
+    @cached_property
+    def cap_mg(self) -> Decimal:
+        return self.cap.in_(MG)
+
 
 class LipidRescue(_Cited):
     """20 % lipid emulsion for local anesthetic systemic toxicity (CLINICAL.md section 15).

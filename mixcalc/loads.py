@@ -34,7 +34,6 @@ from decimal import Decimal
 
 from .dosing import PatientMaxDose
 from .formulary import Agent, CombinationRule, Condition, EpinephrineLimit, Group
-from .units import MG
 
 __all__ = [
     "EPINEPHRINE",
@@ -99,13 +98,13 @@ def epinephrine_cap(limit: EpinephrineLimit, conditions: Iterable[Condition]) ->
     """The epinephrine cap per visit for this patient: the formulary's default, or the
     lowest cap of a restriction whose condition the patient has (CLINICAL.md section 7)."""
     present = frozenset(conditions)
-    cap = EpinephrineCap(limit.cap.in_(MG), f"{limit.basis.value} default")
+    cap = EpinephrineCap(limit.cap_mg, f"{limit.basis} default")  # a Basis is a StrEnum: formatted, its value
     for restriction in limit.restrictions:
         if restriction.condition is None or restriction.condition not in present:
             continue
-        assert restriction.cap is not None  # the formulary model guarantees a cap here
-        if restriction.cap.in_(MG) < cap.mg:
-            cap = EpinephrineCap(restriction.cap.in_(MG), restriction.reason)
+        assert restriction.cap_mg is not None  # the formulary model guarantees a cap here
+        if restriction.cap_mg < cap.mg:
+            cap = EpinephrineCap(restriction.cap_mg, restriction.reason)
     return cap
 
 
@@ -173,23 +172,25 @@ class LoadRules:
     ) -> LoadRules:
         """The rules for doses of ``agents`` with these maxima, doses given earlier today
         (mg) and whether each is in the mixture (one of each per dose)."""
-        positions: dict[str, list[int]] = {}
-        for position, (agent, limit) in enumerate(zip(agents, limits, strict=True)):
-            if limit is not None and agent.group is not None:
+        if not len(agents) == len(limits) == len(prior) == len(in_mixture):
+            raise ValueError("one agent, maximum, prior dose and in_mixture flag per dose")
+        positions: dict[str, list[int]] = {}  # each group's members with a maximum, in order
+        for position, agent in enumerate(agents):
+            if agent.group is not None and limits[position] is not None:
                 positions.setdefault(agent.group, []).append(position)
         members: list[_Members] = []
         member_of: list[int | None] = [None] * len(agents)
-        for group in groups:
+        for group in groups if positions else ():
             found = positions.get(group.id)
             if not found:
                 continue
             for position in found:
                 member_of[position] = len(members)
-            ids = tuple(agents[i].id for i in found if in_mixture[i])
-            ids += tuple(agents[i].id for i in found if not in_mixture[i])
-            maxima = [limit.mg for i in found if (limit := limits[i]) is not None]
-            smallest = None if None in maxima else min(mg for mg in maxima if mg is not None)
-            members.append(_Members(group, ids, tuple(found), smallest, "group:" + group.id))
+            ids = [agents[i].id for i in found if in_mixture[i]] + [agents[i].id for i in found if not in_mixture[i]]
+            maxima = [limit.mg for i in found if (limit := limits[i]) is not None]  # every member has one
+            # ``is None``, not ``None in``: a Decimal compared with None is a slow mismatch.
+            smallest = None if any(mg is None for mg in maxima) else min(mg for mg in maxima if mg is not None)
+            members.append(_Members(group, tuple(ids), tuple(found), smallest, "group:" + group.id))
         rows = tuple(
             (position, agents[position].id, prior[position], limit.mg, member_of[position])
             for position, limit in enumerate(limits)
