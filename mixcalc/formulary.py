@@ -447,6 +447,20 @@ class LipidRescue(_Cited):
     upper_limit_minutes: PositiveDecimal
     steps: tuple[str, ...] = ()
 
+    # In the core's units (kg, mL), worked out once per formulary.
+    @cached_property
+    def weight_above_kg(self) -> Decimal:
+        return self.weight_above.in_(KG)
+
+    @cached_property
+    def fixed_bolus_ml(self) -> Decimal:
+        return self.fixed_bolus.in_(ML)
+
+    @cached_property
+    def fixed_infusion_ml(self) -> tuple[Decimal, Decimal]:
+        low, high = self.fixed_infusion
+        return low.in_(ML), high.in_(ML)
+
 
 _RuleCitation = Annotated[tuple[str, ...], Field(min_length=1)]
 
