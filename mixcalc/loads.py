@@ -52,6 +52,7 @@ __all__ = [
 
 #: The key of the epinephrine load in :meth:`Load.fractions`.
 EPINEPHRINE = "epinephrine"
+_ZERO = Decimal(0)
 
 
 def fraction(dose: Decimal, limit: PatientMaxDose | None) -> Decimal | None:
@@ -220,7 +221,7 @@ class LoadRules:
             raise ValueError(f"{len(mg)} doses for {len(self.agents)} agents")
         by_key: dict[str, Decimal | None] = {}
         additive = self.rule == "additive"
-        summed = [Decimal(0)] * len(self.members)  # each group's sum, in the order of the doses
+        summed = [_ZERO] * len(self.members)  # each group's sum, in the order of the doses
         for position, agent_id, prior, maximum, member_of in self.rows:  # agents without a maximum have no row
             total = mg[position] + prior
             share = by_key[agent_id] = None if maximum is None else total / maximum  # as :func:`fraction`
