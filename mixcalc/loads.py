@@ -175,23 +175,39 @@ class LoadRules:
         (mg) and whether each is in the mixture (one of each per dose)."""
         if not len(agents) == len(limits) == len(prior) == len(in_mixture):
             raise ValueError("one agent, maximum, prior dose and in_mixture flag per dose")
-        positions: dict[str, list[int]] = {}  # each group's members with a maximum, in order
+        positions: dict[str, list[tuple[int, PatientMaxDose]]] = {}  # each group's members, in order
         for position, agent in enumerate(agents):
-            if agent.group is not None and limits[position] is not None:
-                positions.setdefault(agent.group, []).append(position)
+            limit = limits[position]
+            if agent.group is not None and limit is not None:
+                positions.setdefault(agent.group, []).append((position, limit))
         members: list[_Members] = []
         member_of: list[int | None] = [None] * len(agents)
         for group in groups if positions else ():
             found = positions.get(group.id)
             if not found:
                 continue
-            for position in found:
+            # One pass over the members: their ids (the mixture's first), their positions
+            # and the smallest of their maxima (the first of equals; None if one is unstated).
+            in_it: list[str] = []
+            earlier_only: list[str] = []
+            smallest: Decimal | None = None
+            unstated = False
+            for position, limit in found:
                 member_of[position] = len(members)
-            ids = [agents[i].id for i in found if in_mixture[i]] + [agents[i].id for i in found if not in_mixture[i]]
-            maxima = [limit.mg for i in found if (limit := limits[i]) is not None]  # every member has one
-            # ``is None``, not ``None in``: a Decimal compared with None is a slow mismatch.
-            smallest = None if any(mg is None for mg in maxima) else min(mg for mg in maxima if mg is not None)
-            members.append(_Members(group, tuple(ids), tuple(found), smallest, "group:" + group.id))
+                (in_it if in_mixture[position] else earlier_only).append(agents[position].id)
+                if limit.mg is None:
+                    unstated = True
+                elif smallest is None or limit.mg < smallest:
+                    smallest = limit.mg
+            members.append(
+                _Members(
+                    group,
+                    tuple(in_it + earlier_only),
+                    tuple(position for position, _ in found),
+                    None if unstated else smallest,
+                    "group:" + group.id,
+                )
+            )
         rows = tuple(
             (position, agents[position].id, prior[position], limit.mg, member_of[position])
             for position, limit in enumerate(limits)
