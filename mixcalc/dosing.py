@@ -328,7 +328,7 @@ def max_dose(
     if rule.per_kg is not None and weight is not None:
         per_kg = rule.per_kg.mg_per_kg
         by_weight = per_kg * weight.kg
-        sources = list(dict.fromkeys([*rule.per_kg.source, *sources]))
+        sources = list(rule.weighted_sources)
         limit = min(by_weight, cap)
         explanation = f"{_per_kg_text(per_kg)} mg/kg × {_kg(weight.kg)} = {_mg(by_weight)}" + (
             f", capped at {cap_text}" if by_weight > cap else f" (cap {cap_text} not reached)"

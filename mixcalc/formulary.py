@@ -160,6 +160,11 @@ class DoseRule(_Frozen):
     per_kg: PerKgLimit | None = None
     cap: CapLimit
 
+    @cached_property
+    def weighted_sources(self) -> tuple[str, ...]:
+        """The sources of min(mg/kg x weight, cap): the mg/kg's, then the cap's, each once."""
+        return tuple(dict.fromkeys([*(() if self.per_kg is None else self.per_kg.source), *self.cap.source]))
+
 
 class Presumption(_Cited):
     """When the age is not given, a weight under ``weight_below`` presumes the age
