@@ -365,6 +365,19 @@ class PopulationRule(_Cited):
     age_at_least: AgeField | None = None
     concerns: Selector = Selector()
 
+    # Its age bounds in days, worked out once per formulary.
+    @cached_property
+    def age_below_days(self) -> Decimal | None:
+        return None if self.age_below is None else self.age_below.in_(DAY)
+
+    @cached_property
+    def age_above_days(self) -> Decimal | None:
+        return None if self.age_above is None else self.age_above.in_(DAY)
+
+    @cached_property
+    def age_at_least_days(self) -> Decimal | None:
+        return None if self.age_at_least is None else self.age_at_least.in_(DAY)
+
 
 class Growth(_Cited):
     """Which weights cannot belong to a child's age (CLINICAL.md section 14): the CDC 2000
@@ -376,6 +389,10 @@ class Growth(_Cited):
     modified_z_below: Annotated[Decimal, Field(lt=0)]
     modified_z_above: Annotated[Decimal, Field(gt=0)]
     until_age: AgeField
+
+    @cached_property
+    def until_age_days(self) -> Decimal:
+        return self.until_age.in_(DAY)
 
 
 class Mixing(_Cited):

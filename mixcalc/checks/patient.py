@@ -9,7 +9,6 @@ from .. import display, loads
 from ..dosing import DosingWeight, max_dose
 from ..growth import DAYS_PER_MONTH, implausible
 from ..loads import LoadRules
-from ..units import DAY
 from .assessment import Assessment, Finding, cited, names
 
 __all__ = [
@@ -156,7 +155,7 @@ def implausible_patient_rule(a: Assessment) -> Iterator[Finding]:
     """An age and a weight that cannot belong together (CDC 2000 weight-for-age, modified
     z-score outside the formulary's cut-offs; with the sex unknown, for both sexes)."""
     patient, growth = a.patient, a.formulary.growth
-    if patient.weight_kg is None or patient.age_days is None or patient.age_days >= growth.until_age.in_(DAY):
+    if patient.weight_kg is None or patient.age_days is None or patient.age_days >= growth.until_age_days:
         return
     found = implausible(
         weight_kg=patient.weight_kg,
