@@ -133,8 +133,13 @@ def flocculation_rule(a: Assessment) -> Iterator[Finding]:
     preservatives = a.formulary.mixing.flocculating_preservatives
     named = " or ".join(preservatives)
     anesthetics = [line for line in a.lines if line.agent.agent_class is AgentClass.LOCAL_ANESTHETIC]
-    preserved = tuple(line.agent.id for line in anesthetics if any(p in line.contains for p in preservatives))
-    maybe = tuple(line.agent.id for line in anesthetics if any(line.may_contain(p) for p in preservatives))
+    # Contains one of them; or may (no form given, and some form of the agent does: Line.may_contain).
+    preserved = tuple(line.agent.id for line in anesthetics if not line.contains.isdisjoint(preservatives))
+    maybe = tuple(
+        line.agent.id
+        for line in anesthetics
+        if line.form is None and not line.agent.forms_contain.isdisjoint(preservatives)
+    )
     if preserved:
         yield Finding(
             "preservative_flocculation",
