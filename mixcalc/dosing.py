@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
+from functools import cache
 from typing import Literal
 
 from .errors import ImplausiblePatient
 from .formulary import Agent, Condition, DoseRule, DosingWeightRule, Restriction
 from .growth import heaviest_plausible
 from .schema import HEIGHT_CM
-from .units import DAY, KG, MG, MG_PER_KG
 
 __all__ = [
     "DosingWeight",
@@ -249,21 +249,36 @@ def _mg(value: Decimal) -> str:
     return f"{value.quantize(Decimal('0.01')).normalize():,f} mg"
 
 
+# The formulary's numbers in the max-dose explanation (caps, mg/kg): a small, fixed set,
+# each formatted once.  Equal Decimals give the same text (both are normalised), so
+# keying by value is safe.
+@cache
+def _cap_text(cap: Decimal) -> str:
+    return _mg(cap)
+
+
+@cache
+def _per_kg_text(per_kg: Decimal) -> str:
+    return f"{per_kg.normalize():f}"
+
+
 def _applies(restriction: Restriction, patient: PatientFacts) -> bool | None:
     """Whether a restriction applies; ``None`` when a fact it needs is unknown."""
     verdicts: list[bool | None] = []
-    if restriction.age_at_least is not None:
+    at_least = restriction.age_at_least_days
+    if at_least is not None:
         age = patient.age_days
-        verdicts.append(None if age is None else age >= restriction.age_at_least.in_(DAY))
-    if restriction.age_below is not None:
-        below = restriction.age_below.in_(DAY)
+        verdicts.append(None if age is None else age >= at_least)
+    below = restriction.age_below_days
+    if below is not None:
         if patient.age_days is not None:
             verdicts.append(patient.age_days < below)
         else:  # unknown, unless the weight rules the age out
             verdicts.append(None if patient.could_be_younger_than(below) else False)
-    if restriction.weight_below is not None:
+    weight_below = restriction.weight_below_kg
+    if weight_below is not None:
         weight = patient.weight_kg
-        verdicts.append(None if weight is None else weight < restriction.weight_below.in_(KG))
+        verdicts.append(None if weight is None else weight < weight_below)
     if restriction.condition is not None:
         verdicts.append(restriction.condition in patient.conditions)
     if False in verdicts:
@@ -278,7 +293,7 @@ def _presumed(restriction: Restriction, patient: PatientFacts) -> bool:
         presumed is not None
         and patient.age_days is None
         and patient.weight_kg is not None
-        and patient.weight_kg < presumed.weight_below.in_(KG)
+        and patient.weight_kg < presumed.weight_below_kg
     )
 
 
@@ -297,33 +312,35 @@ def max_dose(
     rule: DoseRule | None = agent.max_dose.epinephrine if with_epinephrine else agent.max_dose.plain
     if rule is None:  # the formulary guarantees a with-epinephrine rule for epinephrine products
         raise AssertionError(f"{agent.id} has no {'epinephrine' if with_epinephrine else 'plain'} rule")
-    cap = rule.cap.value.in_(MG)
+    cap = rule.cap.mg
     sources = list(rule.cap.source)
     kind = "with epinephrine" if with_epinephrine else "plain"
+    cap_text = _cap_text(cap)
     if rule.per_kg is not None and weight is None:
         for restriction in agent.max_dose.restrictions:
             if restriction.weight_required and _applies(restriction, patient):
                 return PatientMaxDose(
                     None,
-                    f"no maximum can be stated: {restriction.reason} (the adult cap of {_mg(cap)} does not apply)",
+                    f"no maximum can be stated: {restriction.reason} (the adult cap of {cap_text} does not apply)",
                     tuple(dict.fromkeys([*restriction.source, *sources])),
                     why=restriction.source,
                 )
     if rule.per_kg is not None and weight is not None:
-        per_kg = rule.per_kg.value.in_(MG_PER_KG)
+        per_kg = rule.per_kg.mg_per_kg
         by_weight = per_kg * weight.kg
-        sources = list(dict.fromkeys([*rule.per_kg.source, *sources]))
+        sources = list(rule.weighted_sources)
         limit = min(by_weight, cap)
-        explanation = f"{per_kg.normalize():f} mg/kg × {_kg(weight.kg)} = {_mg(by_weight)}" + (
-            f", capped at {_mg(cap)}" if by_weight > cap else f" (cap {_mg(cap)} not reached)"
+        explanation = f"{_per_kg_text(per_kg)} mg/kg × {_kg(weight.kg)} = {_mg(by_weight)}" + (
+            f", capped at {cap_text}" if by_weight > cap else f" (cap {cap_text} not reached)"
         )
-        explanation += f" ({kind}; mg/kg: {rule.per_kg.basis.value}, cap: {rule.cap.basis.value})"
+        # A Basis is a StrEnum: formatted, it is its value.
+        explanation += f" ({kind}; mg/kg: {rule.per_kg.basis}, cap: {rule.cap.basis})"
     elif rule.per_kg is not None:
         limit = cap
-        explanation = f"cap {_mg(cap)} only: no weight given ({kind}; {rule.cap.basis.value})"
+        explanation = f"cap {cap_text} only: no weight given ({kind}; {rule.cap.basis})"
     else:
         limit = cap
-        explanation = f"cap {_mg(cap)} ({kind}; {rule.cap.basis.value})"
+        explanation = f"cap {cap_text} ({kind}; {rule.cap.basis})"
     unassessed: list[Restriction] = []
     presumed: list[str] = []
     why: list[str] = []
@@ -336,7 +353,7 @@ def max_dose(
             applies = True
             assert restriction.presumed is not None
             presumed.append(
-                f"{restriction.reason}, presumed from a weight under {_kg(restriction.presumed.weight_below.in_(KG))}"
+                f"{restriction.reason}, presumed from a weight under {_kg(restriction.presumed.weight_below_kg)}"
             )
             sources += [s for s in restriction.presumed.source if s not in sources]
             why += [s for s in (*restriction.source, *restriction.presumed.source) if s not in why]
@@ -370,8 +387,8 @@ def max_dose(
 def _restricted(limit: Decimal, restriction: Restriction) -> Decimal:
     if restriction.factor is not None:
         return limit * restriction.factor
-    assert restriction.cap is not None  # the formulary model guarantees cap or factor
-    return min(limit, restriction.cap.in_(MG))
+    assert restriction.cap_mg is not None  # the formulary model guarantees cap or factor
+    return min(limit, restriction.cap_mg)
 
 
 def _restriction_text(restriction: Restriction, limit: Decimal) -> str:

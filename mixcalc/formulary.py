@@ -26,7 +26,7 @@ from . import display
 from .errors import FormularyError, MixcalcError, QuantityError
 from .fields import AgeField, ConcentrationField, DosePerWeightField, MassField, VolumeField
 from .growth import weight_for_age
-from .units import MG, MG_PER_KG, MG_PER_ML, ML
+from .units import DAY, KG, MG, MG_PER_KG, MG_PER_ML, ML
 
 __all__ = [
     "DEFAULT_FORMULARY",
@@ -139,9 +139,19 @@ class _Overridable(_Cited):
 class PerKgLimit(_Overridable):
     value: DosePerWeightField
 
+    # Per-formulary tables: the numbers read per request, in the core's units, worked
+    # out once (``in_`` is exact, so they equal what each request computed before).
+    @cached_property
+    def mg_per_kg(self) -> Decimal:
+        return self.value.in_(MG_PER_KG)
+
 
 class CapLimit(_Overridable):
     value: MassField
+
+    @cached_property
+    def mg(self) -> Decimal:
+        return self.value.in_(MG)
 
 
 class DoseRule(_Frozen):
@@ -150,12 +160,21 @@ class DoseRule(_Frozen):
     per_kg: PerKgLimit | None = None
     cap: CapLimit
 
+    @cached_property
+    def weighted_sources(self) -> tuple[str, ...]:
+        """The sources of min(mg/kg x weight, cap): the mg/kg's, then the cap's, each once."""
+        return tuple(dict.fromkeys([*(() if self.per_kg is None else self.per_kg.source), *self.cap.source]))
+
 
 class Presumption(_Cited):
     """When the age is not given, a weight under ``weight_below`` presumes the age
     trigger met (an infant's weight presumes an infant), and the answer says so."""
 
     weight_below: MassField
+
+    @cached_property
+    def weight_below_kg(self) -> Decimal:
+        return self.weight_below.in_(KG)
 
 
 class Restriction(_Overridable):
@@ -187,6 +206,23 @@ class Restriction(_Overridable):
         if all(t is None for t in (self.age_at_least, self.age_below, self.weight_below, self.condition)):
             raise ValueError("give at least one trigger: age_at_least, age_below, weight_below or condition")
         return self
+
+    # Its thresholds in the core's units (mg, days, kg), worked out once per formulary.
+    @cached_property
+    def cap_mg(self) -> Decimal | None:
+        return None if self.cap is None else self.cap.in_(MG)
+
+    @cached_property
+    def age_at_least_days(self) -> Decimal | None:
+        return None if self.age_at_least is None else self.age_at_least.in_(DAY)
+
+    @cached_property
+    def age_below_days(self) -> Decimal | None:
+        return None if self.age_below is None else self.age_below.in_(DAY)
+
+    @cached_property
+    def weight_below_kg(self) -> Decimal | None:
+        return None if self.weight_below is None else self.weight_below.in_(KG)
 
 
 class MaxDose(_Frozen):
@@ -329,6 +365,19 @@ class PopulationRule(_Cited):
     age_at_least: AgeField | None = None
     concerns: Selector = Selector()
 
+    # Its age bounds in days, worked out once per formulary.
+    @cached_property
+    def age_below_days(self) -> Decimal | None:
+        return None if self.age_below is None else self.age_below.in_(DAY)
+
+    @cached_property
+    def age_above_days(self) -> Decimal | None:
+        return None if self.age_above is None else self.age_above.in_(DAY)
+
+    @cached_property
+    def age_at_least_days(self) -> Decimal | None:
+        return None if self.age_at_least is None else self.age_at_least.in_(DAY)
+
 
 class Growth(_Cited):
     """Which weights cannot belong to a child's age (CLINICAL.md section 14): the CDC 2000
@@ -340,6 +389,10 @@ class Growth(_Cited):
     modified_z_below: Annotated[Decimal, Field(lt=0)]
     modified_z_above: Annotated[Decimal, Field(gt=0)]
     until_age: AgeField
+
+    @cached_property
+    def until_age_days(self) -> Decimal:
+        return self.until_age.in_(DAY)
 
 
 class Mixing(_Cited):
@@ -392,6 +445,10 @@ class EpinephrineLimit(_Overridable):
     cap: MassField
     restrictions: tuple[Restriction, ...] = ()
 
+    @cached_property
+    def cap_mg(self) -> Decimal:
+        return self.cap.in_(MG)
+
 
 class LipidRescue(_Cited):
     """20 % lipid emulsion for local anesthetic systemic toxicity (CLINICAL.md section 15).
@@ -411,6 +468,20 @@ class LipidRescue(_Cited):
     upper_limit_per_kg: Annotated[PositiveDecimal, Field(description="mL per kg")]
     upper_limit_minutes: PositiveDecimal
     steps: tuple[str, ...] = ()
+
+    # In the core's units (kg, mL), worked out once per formulary.
+    @cached_property
+    def weight_above_kg(self) -> Decimal:
+        return self.weight_above.in_(KG)
+
+    @cached_property
+    def fixed_bolus_ml(self) -> Decimal:
+        return self.fixed_bolus.in_(ML)
+
+    @cached_property
+    def fixed_infusion_ml(self) -> tuple[Decimal, Decimal]:
+        low, high = self.fixed_infusion
+        return low.in_(ML), high.in_(ML)
 
 
 _RuleCitation = Annotated[tuple[str, ...], Field(min_length=1)]

@@ -57,12 +57,11 @@ def candidate(volume_per_site: Decimal, loads: Iterable[Load], *, ceiling: Decim
 
     # Without division, and with a hair of slack for Decimal's 28 digits (2 mg in 6 mg/mL
     # is 0.333...3 mL): the real plan, not this estimate, decides.
-    slack = volume_per_site * _SLACK
+    bound = volume_per_site + volume_per_site * _SLACK
+    terms = [(load.fixed * volume_per_site, load.scaled) for load in growing]  # the same for every volume
 
     def within(volume: Decimal) -> bool:
-        return volume <= ceiling and all(
-            load.fixed * volume_per_site + volume * load.scaled <= volume_per_site + slack for load in growing
-        )
+        return volume <= ceiling and all(fixed + volume * scaled <= bound for fixed, scaled in terms)
 
     volume = _floor(min(min((1 - load.fixed) * volume_per_site / load.scaled for load in growing), ceiling))
     while within(volume + STEP):  # a quotient rounded just under a whole step

@@ -34,7 +34,6 @@ from decimal import Decimal
 
 from .dosing import PatientMaxDose
 from .formulary import Agent, CombinationRule, Condition, EpinephrineLimit, Group
-from .units import MG
 
 __all__ = [
     "EPINEPHRINE",
@@ -53,6 +52,7 @@ __all__ = [
 
 #: The key of the epinephrine load in :meth:`Load.fractions`.
 EPINEPHRINE = "epinephrine"
+_ZERO = Decimal(0)
 
 
 def fraction(dose: Decimal, limit: PatientMaxDose | None) -> Decimal | None:
@@ -99,13 +99,13 @@ def epinephrine_cap(limit: EpinephrineLimit, conditions: Iterable[Condition]) ->
     """The epinephrine cap per visit for this patient: the formulary's default, or the
     lowest cap of a restriction whose condition the patient has (CLINICAL.md section 7)."""
     present = frozenset(conditions)
-    cap = EpinephrineCap(limit.cap.in_(MG), f"{limit.basis.value} default")
+    cap = EpinephrineCap(limit.cap_mg, f"{limit.basis} default")  # a Basis is a StrEnum: formatted, its value
     for restriction in limit.restrictions:
         if restriction.condition is None or restriction.condition not in present:
             continue
-        assert restriction.cap is not None  # the formulary model guarantees a cap here
-        if restriction.cap.in_(MG) < cap.mg:
-            cap = EpinephrineCap(restriction.cap.in_(MG), restriction.reason)
+        assert restriction.cap_mg is not None  # the formulary model guarantees a cap here
+        if restriction.cap_mg < cap.mg:
+            cap = EpinephrineCap(restriction.cap_mg, restriction.reason)
     return cap
 
 
@@ -154,6 +154,10 @@ class LoadRules:
     #: For each dose, the position in ``members`` of its group (``None``: not a member).
     member_of: tuple[int | None, ...]
     cap: EpinephrineCap
+    #: What :meth:`load` reads of each dose with a maximum, worked out once: its position
+    #: among the doses, its agent's id, its prior dose (mg), its maximum (mg; ``None``
+    #: when it cannot be stated) and its group's position in ``members``.
+    rows: tuple[tuple[int, str, Decimal, Decimal | None, int | None], ...] = field(repr=False, compare=False)
 
     @classmethod
     def of(
@@ -169,23 +173,46 @@ class LoadRules:
     ) -> LoadRules:
         """The rules for doses of ``agents`` with these maxima, doses given earlier today
         (mg) and whether each is in the mixture (one of each per dose)."""
-        positions: dict[str, list[int]] = {}
-        for position, (agent, limit) in enumerate(zip(agents, limits, strict=True)):
-            if limit is not None and agent.group is not None:
-                positions.setdefault(agent.group, []).append(position)
+        if not len(agents) == len(limits) == len(prior) == len(in_mixture):
+            raise ValueError("one agent, maximum, prior dose and in_mixture flag per dose")
+        positions: dict[str, list[tuple[int, PatientMaxDose]]] = {}  # each group's members, in order
+        for position, agent in enumerate(agents):
+            limit = limits[position]
+            if agent.group is not None and limit is not None:
+                positions.setdefault(agent.group, []).append((position, limit))
         members: list[_Members] = []
         member_of: list[int | None] = [None] * len(agents)
-        for group in groups:
+        for group in groups if positions else ():
             found = positions.get(group.id)
             if not found:
                 continue
-            for position in found:
+            # One pass over the members: their ids (the mixture's first), their positions
+            # and the smallest of their maxima (the first of equals; None if one is unstated).
+            in_it: list[str] = []
+            earlier_only: list[str] = []
+            smallest: Decimal | None = None
+            unstated = False
+            for position, limit in found:
                 member_of[position] = len(members)
-            ids = tuple(agents[i].id for i in found if in_mixture[i])
-            ids += tuple(agents[i].id for i in found if not in_mixture[i])
-            maxima = [limit.mg for i in found if (limit := limits[i]) is not None]
-            smallest = None if None in maxima else min(mg for mg in maxima if mg is not None)
-            members.append(_Members(group, ids, tuple(found), smallest, "group:" + group.id))
+                (in_it if in_mixture[position] else earlier_only).append(agents[position].id)
+                if limit.mg is None:
+                    unstated = True
+                elif smallest is None or limit.mg < smallest:
+                    smallest = limit.mg
+            members.append(
+                _Members(
+                    group,
+                    tuple(in_it + earlier_only),
+                    tuple(position for position, _ in found),
+                    None if unstated else smallest,
+                    "group:" + group.id,
+                )
+            )
+        rows = tuple(
+            (position, agents[position].id, prior[position], limit.mg, member_of[position])
+            for position, limit in enumerate(limits)
+            if limit is not None
+        )
         return cls(
             tuple(agents),
             tuple(limits),
@@ -195,6 +222,7 @@ class LoadRules:
             tuple(members),
             tuple(member_of),
             cap,
+            rows,
         )
 
     def load(self, mg: Sequence[Decimal], epinephrine_mg: Decimal | None) -> Load:
@@ -205,16 +233,14 @@ class LoadRules:
         ``additive`` [S5][S52][S54]; their total dose over the smallest maximum for
         ``most_toxic``, the whole group counted as its most toxic member [S16]); the
         epinephrine total over its cap."""
+        if len(mg) != len(self.agents):
+            raise ValueError(f"{len(mg)} doses for {len(self.agents)} agents")
         by_key: dict[str, Decimal | None] = {}
         additive = self.rule == "additive"
-        summed = [Decimal(0)] * len(self.members)  # each group's sum, in the order of the doses
-        for agent, dose, prior, limit, member_of in zip(
-            self.agents, mg, self.prior, self.limits, self.member_of, strict=True
-        ):
-            if limit is None:
-                continue
-            total = dose + prior
-            share = by_key[agent.id] = fraction(total, limit)
+        summed = [_ZERO] * len(self.members)  # each group's sum, in the order of the doses
+        for position, agent_id, prior, maximum, member_of in self.rows:  # agents without a maximum have no row
+            total = mg[position] + prior
+            share = by_key[agent_id] = None if maximum is None else total / maximum  # as :func:`fraction`
             if member_of is not None:
                 term = share if additive else total
                 if term is not None:  # else the group's load cannot be stated (its ``smallest`` is None)

@@ -112,9 +112,9 @@ def choose_syringes(
         if syringe is None:
             raise UnknownSyringe("/syringe", _ml(requested), [_ml(c) for c in by_capacity])
         return _split(syringe, volume_per_site=volume_per_site, sites=sites, reason="requested", pointer="/syringe")
-    fitting = [s for c, s in by_capacity.items() if c >= total]
-    if fitting:
-        return SyringePlan(fitting[0], (sites,), "the smallest syringe that holds the whole mixture")
+    smallest = next((s for c, s in by_capacity.items() if c >= total), None)  # by capacity, smallest first
+    if smallest is not None:
+        return SyringePlan(smallest, (sites,), "the smallest syringe that holds the whole mixture")
     syringe = by_capacity[formulary.policy.default_syringe.in_(ML)]
     reason = "the default syringe size; the mixture is split over whole sites"
     if syringe.capacity_ml < volume_per_site:
@@ -151,10 +151,10 @@ def measure(
     ``down``: never more than asked.  ``syringes`` are in order of capacity, smallest first.
     """
     coarse = mixing.graduation_ml
-    in_mixing = MeasuredDraw(round_to_graduation(asked, coarse, down=down), asked)
-    if within_tolerance(in_mixing.volume, asked, tolerance):
-        return in_mixing
-    closest = in_mixing
+    volume = round_to_graduation(asked, coarse, down=down)
+    closest = MeasuredDraw(volume, asked)  # in the mixing syringe
+    if within_tolerance(volume, asked, tolerance):
+        return closest
     for syringe in syringes:
         graduation = syringe.graduation_ml
         if graduation >= coarse:

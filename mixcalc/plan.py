@@ -93,7 +93,7 @@ class _Drawn:
 def compute(resolved: Resolved, formulary: Formulary) -> Plan:
     """The plan of a resolved request: doses, draws, loads, findings, headroom, rescue."""
     limits = _limits(resolved, formulary)
-    drawn = _draw(resolved, resolved.components, formulary, limits)
+    drawn = _draw(resolved, [c.volume_per_site for c in resolved.components], formulary, limits)
     assessment = _assessment(resolved, formulary, limits, drawn)
     return Plan(
         formulary=formulary,
@@ -144,15 +144,15 @@ def _load(components: Sequence[ResolvedComponent], limits: _Limits, totals: Sequ
     return limits.rules.load(mg + list(limits.earlier), epinephrine)
 
 
-def _draw(resolved: Resolved, components: Sequence[ResolvedComponent], formulary: Formulary, limits: _Limits) -> _Drawn:
-    """The syringes and draws of ``components`` (the request's, or the request's scaled
-    by the search for the largest volume per site), with the rounding guard: draws never
+def _draw(resolved: Resolved, volumes: Sequence[Decimal], formulary: Formulary, limits: _Limits) -> _Drawn:
+    """The syringes and draws of the request's components at these ``volumes`` per site
+    (mL, in the components' order: the request's, or the request's scaled by the search
+    for the largest volume per site), with the rounding guard: draws never
     carry a dose, a group's load or the epinephrine total over a limit it was under as
     asked (the loads of :mod:`mixcalc.loads`, so prior doses and the combination rule
     count as everywhere else).  Where rounding would, every component that went up is
     rounded down instead."""
-    sites = resolved.sites
-    volumes = [c.volume_per_site for c in components]
+    sites, components = resolved.sites, resolved.components
     plan, filled = plan_syringes(formulary, volumes_per_site=volumes, sites=sites, requested=resolved.syringe)
     asked = _load(components, limits, [v * sites for v in volumes])
 
@@ -174,16 +174,17 @@ def _draw(resolved: Resolved, components: Sequence[ResolvedComponent], formulary
         )
         totals = totals_of(filled)
         drawn = _load(components, limits, totals)
-    for index, component in enumerate(components):
-        if any(syringe.draws[index].volume == 0 for syringe in filled):
-            finest = min(s.graduation.in_(ML) for s in formulary.syringes)
-            raise ComponentNotComputable(
-                component.pointer,
-                component.agent.id,
-                f"{component.agent.id} {display.amount(volumes[index], 'mL')} per site is too small to measure: "
-                f"the finest syringe of the formulary is graduated in {display.amount(finest, 'mL')}; "
-                "give a larger volume or a weaker strength",
-            )
+    if any(draw.volume == 0 for syringe in filled for draw in syringe.draws):  # rare: one pass to find out
+        index = next(i for i in range(len(components)) if any(s.draws[i].volume == 0 for s in filled))
+        component = components[index]
+        finest = min(s.graduation.in_(ML) for s in formulary.syringes)
+        raise ComponentNotComputable(
+            component.pointer,
+            component.agent.id,
+            f"{component.agent.id} {display.amount(volumes[index], 'mL')} per site is too small to measure: "
+            f"the finest syringe of the formulary is graduated in {display.amount(finest, 'mL')}; "
+            "give a larger volume or a weaker strength",
+        )
     return _Drawn(plan, filled, totals, asked, drawn)
 
 
@@ -269,11 +270,11 @@ def _max_volume_per_site(resolved: Resolved, formulary: Formulary, limits: _Limi
         """The draws at ``volume`` per site when they break no limit: every load (an
         agent's, a group's, epinephrine's), as asked and as drawn, at most 1."""
         factor = volume / asked
-        scaled = tuple(c.scaled(factor) for c in resolved.components)
-        if any(c.asked.per_site <= 0 for c in scaled):
+        scaled = [c.scaled_per_site(factor) for c in resolved.components]
+        if any(per_site <= 0 for per_site, _ in scaled):
             return None  # rounded down to nothing: not a request anyone could make
         try:
-            drawn = _draw(resolved, scaled, formulary, limits)
+            drawn = _draw(resolved, [volume for _, volume in scaled], formulary, limits)
         except PlanError:
             return None
         return drawn if drawn.asked.within() and drawn.drawn.within() else None

@@ -19,7 +19,6 @@ from typing import Literal
 
 from . import display
 from .formulary import LipidRescue
-from .units import KG, ML
 
 __all__ = ["RescuePlan", "lipid_rescue"]
 
@@ -94,9 +93,9 @@ def lipid_rescue(rule: LipidRescue, weight_kg: Decimal | None, weight_basis: str
         f"({display.number(rule.upper_limit_per_kg)} mL/kg)"
     )
     who = f"for {display.amount(weight, 'kg')} ({weight_basis})"
-    if weight > rule.weight_above.in_(KG):
-        bolus = rule.fixed_bolus.in_(ML)
-        low, high = (v.in_(ML) for v in rule.fixed_infusion)
+    if weight > rule.weight_above_kg:
+        bolus = rule.fixed_bolus_ml
+        low, high = rule.fixed_infusion_ml
         short, long = rule.fixed_infusion_minutes
         rate = (_tenth(low / long), _tenth(high / short))
         summary = (

@@ -66,11 +66,17 @@ class ResolvedComponent:
         """Whether people read this strength as w/v percent."""
         return self.agent.agent_class in PERCENT_CLASSES
 
-    def scaled(self, factor: Decimal) -> ResolvedComponent:
-        """This component with its asked amount (a volume as a volume, a dose as a dose)
-        times ``factor``, rounded down to 4 places."""
+    def scaled_per_site(self, factor: Decimal) -> tuple[Decimal, Decimal]:
+        """The asked amount per site (a volume as a volume, a dose as a dose) times
+        ``factor``, rounded down to 4 places, and its volume per site (mL): what
+        :meth:`scaled` changes, without building the component (the search for the
+        largest volume per site needs only these)."""
         per_site = (self.asked.per_site * factor).quantize(_SCALED_PLACES, rounding=ROUND_FLOOR)
-        volume = per_site if self.asked.kind == "volume" else per_site / self.concentration
+        return per_site, per_site if self.asked.kind == "volume" else per_site / self.concentration
+
+    def scaled(self, factor: Decimal) -> ResolvedComponent:
+        """This component with its asked amount times ``factor`` (:meth:`scaled_per_site`)."""
+        per_site, volume = self.scaled_per_site(factor)
         return ResolvedComponent(
             agent=self.agent,
             pointer=self.pointer,

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from decimal import Decimal
 
 from .. import display, loads
 from ..dosing import DosingWeight, max_dose
 from ..growth import DAYS_PER_MONTH, implausible
-from ..loads import Load
-from ..units import DAY
+from ..loads import LoadRules
 from .assessment import Assessment, Finding, cited, names
 
 __all__ = [
@@ -76,13 +74,21 @@ def dosing_weight_rule(a: Assessment) -> Iterator[Finding]:
         return
     threshold = a.formulary.policy.near_limit_threshold
     at_lowest = DosingWeight(lowest.kg, "lean", lowest.reason)
+    # Every dose's maximum at the lowest weight, worked out once: the mixture's components
+    # (the lines, in the same order), then the agents given earlier only.
+    rules = a.asked.rules
+    epinephrine = [line.epinephrine is not None for line in a.lines]
+    epinephrine += [False] * (len(rules.agents) - len(a.lines))
+    lowered_limits = [
+        max_dose(agent, with_epinephrine=with_epinephrine, weight=at_lowest, patient=a.patient)
+        for agent, with_epinephrine in zip(rules.agents, epinephrine, strict=True)
+    ]
     changed: list[str] = []
     worst = Decimal(0)
-    for line in a.lines:
+    for line, limit in zip(a.lines, lowered_limits, strict=False):  # the lines come first
         used = line.checked_fraction
         if used is None:
             continue
-        limit = max_dose(line.agent, with_epinephrine=line.epinephrine is not None, weight=at_lowest, patient=a.patient)
         if limit is None or limit.mg is None:
             continue
         low = line.checked_dose / limit.mg
@@ -90,32 +96,24 @@ def dosing_weight_rule(a: Assessment) -> Iterator[Finding]:
             changed.append(line.agent.id)
             worst = max(worst, low)
     # Each group's load with every member's maximum at the lowest weight (prior doses of
-    # agents outside the mixture included), computed by the one load calculation.
-    epinephrine = {line.agent.id: line.epinephrine is not None for line in a.lines}
-
-    def at_lowest_weight(load: Load) -> Load:
-        doses = tuple(
-            replace(
-                dose,
-                limit=max_dose(
-                    dose.agent,
-                    with_epinephrine=epinephrine.get(dose.agent.id, False),
-                    weight=at_lowest,
-                    patient=a.patient,
-                ),
-            )
-            for dose in load.doses
+    # agents outside the mixture included), computed by the one load calculation: the
+    # plan's load rules with those maxima, for the doses as asked and as drawn.
+    at_lowest_rules = LoadRules.of(
+        rules.agents,
+        lowered_limits,
+        rules.prior,
+        rules.in_mixture,
+        groups=[members.group for members in rules.members],
+        rule=a.formulary.policy.combination,
+        cap=rules.cap,
+    )
+    lowered = {
+        g.group.id: g.fraction
+        for g in loads.group_loads(
+            at_lowest_rules.load(a.asked.mg, a.asked.epinephrine_mg),
+            at_lowest_rules.load(a.drawn.mg, a.drawn.epinephrine_mg),
         )
-        groups = tuple({g.group.id: g.group for g in load.groups}.values())
-        return loads.load(
-            doses,
-            groups=groups,
-            rule=a.formulary.policy.combination,
-            epinephrine_mg=load.epinephrine_mg,
-            cap=load.epinephrine_cap,
-        )
-
-    lowered = {g.group.id: g.fraction for g in loads.group_loads(at_lowest_weight(a.asked), at_lowest_weight(a.drawn))}
+    }
     for group_load in a.groups:
         now, then = group_load.fraction, lowered.get(group_load.group.id)
         if now is None or then is None or len(group_load.agents) < 2:
@@ -157,7 +155,7 @@ def implausible_patient_rule(a: Assessment) -> Iterator[Finding]:
     """An age and a weight that cannot belong together (CDC 2000 weight-for-age, modified
     z-score outside the formulary's cut-offs; with the sex unknown, for both sexes)."""
     patient, growth = a.patient, a.formulary.growth
-    if patient.weight_kg is None or patient.age_days is None or patient.age_days >= growth.until_age.in_(DAY):
+    if patient.weight_kg is None or patient.age_days is None or patient.age_days >= growth.until_age_days:
         return
     found = implausible(
         weight_kg=patient.weight_kg,

@@ -7,7 +7,6 @@ from collections.abc import Iterator, Sequence
 
 from .. import display
 from ..formulary import AgentClass, Selector
-from ..units import DAY
 from .assessment import Assessment, Finding, Line, cited, names
 
 __all__ = [
@@ -85,11 +84,12 @@ def population_rule(a: Assessment) -> Iterator[Finding]:
         yield from _populations_not_assessed(a)
         return
     for rule in a.formulary.populations:
-        if rule.age_below is not None and not age < rule.age_below.in_(DAY):
+        below, above, at_least = rule.age_below_days, rule.age_above_days, rule.age_at_least_days
+        if below is not None and not age < below:
             continue
-        if rule.age_above is not None and not age > rule.age_above.in_(DAY):
+        if above is not None and not age > above:
             continue
-        if rule.age_at_least is not None and not age >= rule.age_at_least.in_(DAY):
+        if at_least is not None and not age >= at_least:
             continue
         concerned = tuple(line.agent.id for line, _ in _concerned(rule.concerns, a.lines))
         if concerned:
@@ -100,9 +100,9 @@ def _populations_not_assessed(a: Assessment) -> Iterator[Finding]:
     """No age given: a critical age rule that could apply (the weight does not rule the
     age out) is named, so that leaving the age out never hides it."""
     for rule in a.formulary.populations:
-        if rule.severity != "critical" or rule.age_below is None:
+        if rule.severity != "critical" or rule.age_below_days is None:
             continue
-        if not a.patient.could_be_younger_than(rule.age_below.in_(DAY)):
+        if not a.patient.could_be_younger_than(rule.age_below_days):
             continue
         concerned = tuple(line.agent.id for line, _ in _concerned(rule.concerns, a.lines))
         if concerned:
@@ -133,8 +133,13 @@ def flocculation_rule(a: Assessment) -> Iterator[Finding]:
     preservatives = a.formulary.mixing.flocculating_preservatives
     named = " or ".join(preservatives)
     anesthetics = [line for line in a.lines if line.agent.agent_class is AgentClass.LOCAL_ANESTHETIC]
-    preserved = tuple(line.agent.id for line in anesthetics if any(p in line.contains for p in preservatives))
-    maybe = tuple(line.agent.id for line in anesthetics if any(line.may_contain(p) for p in preservatives))
+    # Contains one of them; or may (no form given, and some form of the agent does: Line.may_contain).
+    preserved = tuple(line.agent.id for line in anesthetics if not line.contains.isdisjoint(preservatives))
+    maybe = tuple(
+        line.agent.id
+        for line in anesthetics
+        if line.form is None and not line.agent.forms_contain.isdisjoint(preservatives)
+    )
     if preserved:
         yield Finding(
             "preservative_flocculation",
