@@ -14,9 +14,11 @@ The numbers of the JSON answer are rounded here too, once, by these rules:
   load is never understated;
 - the dosing weight: 0.1 kg, half to even (:func:`weight`).
 
-Each of these four rules keeps the floats it has written, per exact value, in a bounded
-table (:class:`_Rounding`): an answer holds ~45 numbers and a ward's strengths, volumes,
-doses and syringe sizes repeat, and a look-up costs a tenth of ``quantize`` and ``float``.
+The amount and fraction rules keep the floats they have written, per exact value, in a
+bounded table (:class:`_Rounding`): an answer holds ~45 numbers and a ward's strengths,
+volumes, doses and syringe sizes repeat, and a look-up costs a tenth of ``quantize`` and
+``float``.  The dosing weight has no table: it is one number per answer, and the
+patient's own.  The tables hold bare numbers, never with a name, a field or a request.
 Equal Decimals (``1.25`` and ``1.250``) round to the same float, so the table never
 changes a number; zero is never kept, as ``0`` and ``-0`` are equal keys but different
 floats.
@@ -126,7 +128,6 @@ class _Rounding:
 _HALF_EVEN = _Rounding(_ANSWER_PLACES, ROUND_HALF_EVEN)
 _DOWN = _Rounding(_ANSWER_PLACES, ROUND_FLOOR)
 _UP = _Rounding(_ANSWER_PLACES, ROUND_CEILING)
-_WEIGHT = _Rounding(_WEIGHT_PLACES, ROUND_HALF_EVEN)
 
 
 def rounded(value: Decimal, *, floor: bool = False) -> float:
@@ -143,7 +144,7 @@ def fraction(value: Decimal | None) -> float | None:
 
 def weight(kg: Decimal) -> float:
     """The dosing weight in the answer: 0.1 kg, half to even."""
-    return _WEIGHT(kg)
+    return float(kg.quantize(_WEIGHT_PLACES, rounding=ROUND_HALF_EVEN))
 
 
 def weight_amount(kg: Decimal) -> str:
