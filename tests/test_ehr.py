@@ -627,6 +627,7 @@ def test_a_check_that_does_not_finish_in_time_answers_a_warning_not_silence(
     import threading as _threading
 
     from mixcalc.api import cds as routes
+    from mixcalc.ehr import hook
 
     release = _threading.Event()
 
@@ -634,7 +635,7 @@ def test_a_check_that_does_not_finish_in_time_answers_a_warning_not_silence(
         release.wait(5)
         return {"cards": []}
 
-    monkeypatch.setattr(routes, "hook_response", stuck)
+    monkeypatch.setattr(hook, "hook_response", stuck)  # read at the call (the routes import it then)
     monkeypatch.setattr(routes, "HOOK_SECONDS", 0.05)
     try:
         cards = cards_of(dev, call(r4_order("slow", _q(1, "mL"))))

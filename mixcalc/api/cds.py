@@ -29,12 +29,8 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..ehr.cards import SUMMARY_LIMIT
 from ..ehr.codes import CodeTables, default_tables
-from ..ehr.exact import computed
-from ..ehr.fetch import complete_call
-from ..ehr.hook import HOOKS, discovery, hook_response
-from ..ehr.write import medication_request
+from ..ehr.services import HOOKS, SUMMARY_LIMIT
 from ..errors import UnknownService
 from ..formulary import Formulary
 from ..schema import MixtureRequest
@@ -240,6 +236,9 @@ def _router() -> APIRouter:
             ),
         ] = None,
     ) -> Response:
+        from ..ehr.exact import computed  # the EHR adapters load at the first call (start-up time)
+        from ..ehr.write import medication_request
+
         formulary: Formulary = request.app.state.formulary
         return FhirResponse(medication_request(computed(mixture, formulary), formulary, subject=subject))
 
@@ -251,6 +250,8 @@ def _router() -> APIRouter:
         tags=["cds-hooks"],
     )
     async def get_discovery() -> dict[str, Any]:
+        from ..ehr.hook import discovery
+
         return discovery()
 
     @router.post(
@@ -271,6 +272,9 @@ def _router() -> APIRouter:
         call: HookRequest,
         _: Annotated[None, _caller(feedback=False)],
     ) -> Any:
+        from ..ehr.fetch import complete_call
+        from ..ehr.hook import hook_response
+
         hook = HOOKS[service_id]
         body = call.model_dump()
         prefetch, references = await complete_call(

@@ -1,5 +1,7 @@
 """EHR adapters: FHIR R4 and CDS Hooks 2.0 over the core, one module per job.
 
+* :mod:`~mixcalc.ehr.services`: the service ids and the card summary limit, what the
+  routes are declared from at start-up (the rest loads at the first FHIR or CDS call);
 * :mod:`~mixcalc.ehr.jsonsafe`: safe accessors for untrusted FHIR JSON, numbers bounded;
 * :mod:`~mixcalc.ehr.codes`: the code tables (``formulary/ehr.toml``);
 * :mod:`~mixcalc.ehr.exact`: a request computed once (plan, answer) and the plan's exact numbers,

@@ -19,11 +19,10 @@ from ..formulary import Formulary
 from .chart import ChartReading
 from .check import OrderCheck
 from .exact import ExactAnswer
+from .services import SUMMARY_LIMIT
 
 __all__ = ["OVERRIDE_REASONS", "SUMMARY_LIMIT", "Cards", "SessionLine", "percent"]
 
-#: A card summary is under 140 characters (CDS Hooks 2.0).
-SUMMARY_LIMIT = 139
 _OVERRIDE_SYSTEM = "https://mixcalc.example/fhir/CodeSystem/override-reason"
 OVERRIDE_REASONS = (
     {"system": _OVERRIDE_SYSTEM, "code": "pharmacist-verified", "display": "Dose verified with a pharmacist"},

@@ -40,12 +40,11 @@ from .check import OrderCheck, check_order, local_anesthetic_doses, others, plan
 from .codes import CodeTables
 from .jsonsafe import json_array, json_object, json_str
 from .orders import ORDER_TYPES, medication_references, order_label, read_order, unresolved_reference
+from .services import HOOKS
 from .suggestion import largest_safe_volume
 
 __all__ = ["HOOKS", "MAX_ORDERS", "PREFETCH", "discovery", "hook_response"]
 
-#: Service id -> the hook it answers.
-HOOKS: Mapping[str, str] = {"mixcalc-tpi-order-select": "order-select", "mixcalc-tpi-order-sign": "order-sign"}
 #: Draft orders read per call; more are named on a card, never silently dropped.
 MAX_ORDERS = 200
 _P = "{{context.patientId}}"
