@@ -11,7 +11,11 @@ before any parser that recurses or any model sees it.  Each refusal is a
   :data:`MAX_NUMBER_CHARS` characters or beyond a double (``malformed-json``,
   ``number-out-of-range``);
 * no string or key holds a lone UTF-16 surrogate such as ``"\\ud800"``, which no UTF-8
-  text can carry (``invalid-unicode``, with the JSON pointer of the string).
+  text can carry (``invalid-unicode``, with the JSON pointer of the string);
+* no object names a key twice (``duplicate-key``, with the JSON pointer of the second):
+  JSON leaves the meaning of ``{"sites": 2, "sites": 20}`` to the reader (RFC 8259
+  section 4), and a dose computed from the last of two values when the sender, a proxy
+  or a log read the first is a number nobody can stand behind.
 
 The body's size is bounded before it is read (see ``BodyGuard``); nothing here echoes
 the body, and no refusal carries a value sent.
@@ -81,7 +85,42 @@ def _not_json(name: str) -> Any:
     raise BodyRefused("malformed-json", "Malformed JSON", f"{name} is not JSON (send numbers as numbers)")
 
 
-_DECODER: Final = json.JSONDecoder(parse_float=_number, parse_int=_number, parse_constant=_not_json)
+_DUPLICATE_KEY: Final = "duplicate-key"
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):  # where: worked out by check_json (see _duplicate_at)
+        raise BodyRefused(_DUPLICATE_KEY, "Duplicate key", "an object names a key twice")
+    return document
+
+
+_DECODER: Final = json.JSONDecoder(
+    parse_float=_number, parse_int=_number, parse_constant=_not_json, object_pairs_hook=_object
+)
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """An object as its key-value pairs, in order, duplicates kept (for :func:`_duplicate_at`)."""
+
+
+def _duplicate_at(text: str) -> str:
+    """The JSON pointer of a key that an object of ``text`` names a second time (the
+    shallowest such key)."""
+    document = json.loads(text, object_pairs_hook=_Pairs)  # decoded once already, so valid
+    stack: list[tuple[Any, str]] = [(document, "")]
+    while stack:
+        value, pointer = stack.pop(0)
+        if isinstance(value, _Pairs):
+            seen: set[str] = set()
+            for key, item in value:
+                if key in seen:
+                    return f"{pointer}/{_escape(key)}"
+                seen.add(key)
+                stack.append((item, f"{pointer}/{_escape(key)}"))
+        elif isinstance(value, list):
+            stack.extend((item, f"{pointer}/{n}") for n, item in enumerate(value))
+    raise AssertionError("no duplicate key found")  # pragma: no cover - only called when the decoder found one
 
 
 def _escape(key: str) -> str:
@@ -127,6 +166,16 @@ def check_json(body: bytes) -> Any:
     except json.JSONDecodeError as exc:
         detail = f"the request body is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
         raise BodyRefused("malformed-json", "Malformed JSON", detail) from None
+    except BodyRefused as refused:
+        if refused.slug != _DUPLICATE_KEY:
+            raise
+        twice = _duplicate_at(text)
+        raise BodyRefused(
+            _DUPLICATE_KEY,
+            refused.title,
+            f"{twice}: an object names this key twice; send each key once",
+            pointer=twice,
+        ) from None
     except RecursionError:  # pragma: no cover - the depth scan refuses these first
         raise BodyRefused("json-too-deep", "JSON nested too deeply", "the request body nests too deeply") from None
     if _SURROGATE_ESCAPE.search(body):

@@ -37,6 +37,7 @@ ATTACKS = [
     pytest.param(b'{"sites": -Infinity}', "malformed-json", id="Infinity"),
     pytest.param(b'{"sites": "\xc3\x28"}', "invalid-encoding", id="not-utf-8"),
     pytest.param(b'{"sites": 6,', "malformed-json", id="truncated"),
+    pytest.param(b'{"sites": 2, "components": [], "sites": 20}', "duplicate-key", id="a-key-named-twice"),
 ]
 
 
@@ -60,6 +61,16 @@ def test_a_hostile_json_body_is_a_named_400_on_every_route(server: Server, path:
     answer = server.request("POST", path, body)
     _assert_problem(answer.status, answer.headers, answer.body, 400, slug)
     assert server.healthz_seconds() < 2.0
+
+
+def test_a_duplicate_key_problem_names_its_field_but_not_its_values(server: Server) -> None:
+    without_patient = {key: value for key, value in EXAMPLE_REQUEST.items() if key != "patient"}
+    body = json.dumps(without_patient)[:-1].encode() + b', "patient": {"weight": "70 kg", "weight": "7 kg"}}'
+    answer = server.request("POST", "/v1/mixtures", body)
+    _assert_problem(answer.status, answer.headers, answer.body, 400, "duplicate-key")
+    assert answer.json()["errors"] == [{"pointer": "/patient/weight", "detail": answer.json()["detail"]}]
+    assert b"70 kg" not in answer.body
+    assert b"7 kg" not in answer.body
 
 
 def test_a_lone_surrogate_problem_names_its_field_but_not_its_value(server: Server) -> None:

@@ -62,6 +62,32 @@ def test_a_lone_surrogate_is_refused_with_the_pointer_of_its_string(keys: list[s
     assert refused.pointer == "".join("/" + k.replace("~", "~0").replace("/", "~1") for k in keys)
 
 
+@given(
+    st.lists(st.text(min_size=1, max_size=6), min_size=0, max_size=4),
+    st.text(min_size=1, max_size=6),
+    json_documents(max_leaves=3),
+    json_documents(max_leaves=3),
+)
+@example([], "sites", 2, 20)  # which of the two a dose was computed from would be the reader's guess
+@example(["patient"], "weight", "70 kg", "70 kg")  # refused even when the two values agree
+@example(["a/b"], "c~d", 1, 2)
+def test_a_key_named_twice_in_an_object_is_refused_with_its_pointer(
+    path: list[str], key: str, first: Any, second: Any
+) -> None:
+    name = json.dumps(key)
+    text = f"{{{name}: {json.dumps(first)}, {name}: {json.dumps(second)}}}"
+    for outer in reversed(path):
+        text = "{" + json.dumps(outer) + ": " + text + "}"
+    refused = _refused(text.encode())
+    assert refused.slug == "duplicate-key"
+    assert refused.pointer == "".join("/" + k.replace("~", "~0").replace("/", "~1") for k in [*path, key])
+
+
+def test_the_same_key_in_two_objects_is_no_duplicate() -> None:
+    body = b'{"components": [{"agent": "lidocaine"}, {"agent": "bupivacaine"}], "patient": {"agent": 1}}'
+    assert check_json(body) == json.loads(body)
+
+
 @given(st.integers(min_value=MAX_NUMBER_CHARS + 1, max_value=5000))
 @example(4000)
 def test_a_number_longer_than_the_limit_is_refused(digits: int) -> None:
