@@ -118,11 +118,20 @@ class UsageError(MixcalcError):
         return self.problem
 
 
+def _once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object of a request file, each key named once (as the API's body guard asks)."""
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        twice = next(key for n, (key, _) in enumerate(pairs) if key in dict(pairs[:n]))
+        raise UsageError(f"the request names {twice!r} twice in one object; give each key once")
+    return found
+
+
 def _request(args: argparse.Namespace) -> dict[str, Any]:
     if args.request:
         handle = sys.stdin if args.request == "-" else open(args.request, encoding="utf-8")  # noqa: SIM115
         with handle:
-            loaded: dict[str, Any] = json.load(handle)
+            loaded: dict[str, Any] = json.load(handle, object_pairs_hook=_once)
             return loaded
     if not args.sites or not args.component:
         raise UsageError("give --sites and at least one --component, or --request FILE")

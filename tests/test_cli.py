@@ -214,3 +214,20 @@ def test_a_bad_amount_per_site_is_named_with_what_is_wrong(
     assert code == EXIT_USAGE
     assert out == ""
     assert said in err, err
+
+
+def test_a_request_file_is_read_as_json_with_each_key_once(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    good = tmp_path / "good.json"
+    good.write_text(
+        '{"sites": 2, "components": [{"agent": "lidocaine", "concentration": "1 %", "volume_per_site": "0.5 mL"}],'
+        ' "patient": {"weight": "70 kg"}}'
+    )
+    code, out, _ = run(capsys, "plan", "--request", str(good))
+    assert code == EXIT_OK
+    assert "2 sites" in out
+    twice = tmp_path / "twice.json"
+    twice.write_text(good.read_text()[:-1] + ', "sites": 20}')  # which one counts would be the reader's guess
+    code, out, err = run(capsys, "plan", "--request", str(twice))
+    assert code == EXIT_USAGE
+    assert out == ""
+    assert "'sites' twice" in err
