@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import orjson
@@ -21,7 +22,6 @@ from .mixture import FilledSyringe, SyringePlan
 from .rescue import RescuePlan
 from .resolve import PERCENT_CLASSES
 from .schema import MixtureResponse
-from .units import ML
 
 if TYPE_CHECKING:
     from .plan import Plan
@@ -46,9 +46,15 @@ AFTERCARE = (
 Data = dict[str, object]
 
 
+#: The floats display.HALF_EVEN has written, per exact value: looked up here first, as
+#: ~50 numbers of an answer are, mostly found (the rule itself stays in mixcalc.display).
+_KEPT = display.HALF_EVEN.kept
+
+
 def _q(value: Decimal, unit: str) -> Data:
     """A ``{value, unit}`` amount: 4 places, half to even (:func:`display.rounded`)."""
-    return {"value": display.rounded(value), "unit": unit}
+    shown = _KEPT.get(value)
+    return {"value": display.HALF_EVEN(value) if shown is None else shown, "unit": unit}
 
 
 def _floor(value: Decimal, unit: str) -> Data:
@@ -154,20 +160,19 @@ def _syringe(plan: SyringePlan, filled: FilledSyringe, lines: Sequence[Line], nu
         agent = line.agent
         volume = draw.volume
         dose = volume * line.concentration
-        strength = display.strength(line.concentration, percent=agent.agent_class in PERCENT_CLASSES)
-        epi = f" with EPINEPHrine {display.epinephrine_ratio(line.epinephrine)}" if line.epinephrine else ""
+        product = _product(agent.display_name, line.concentration, agent.agent_class, line.epinephrine)
         shown_dose = "" if agent.agent_class is AgentClass.DILUENT else f" ({display.amount(dose, 'mg')})"
         where = ""
         separate = draw.measured_in
         if separate is not None:
-            capacity = display.amount(separate.capacity.in_(ML), "mL")
+            capacity = display.amount(separate.capacity_ml, "mL")
             where = f" measured in a {capacity} syringe"
             steps.append(
                 f"Draw {agent.display_name} {display.amount(volume, 'mL')} in a {capacity} syringe "
-                f"(graduated in {display.amount(separate.graduation.in_(ML), 'mL')}) "
+                f"(graduated in {display.amount(separate.graduation_ml, 'mL')}) "
                 f"and add it to syringe {number}."
             )
-        parts.append(f"{agent.display_name} {strength}{epi} {display.amount(volume, 'mL')}{shown_dose}{where}")
+        parts.append(f"{product} {display.amount(volume, 'mL')}{shown_dose}{where}")
         draws.append(
             {
                 "agent": agent.id,
@@ -176,27 +181,36 @@ def _syringe(plan: SyringePlan, filled: FilledSyringe, lines: Sequence[Line], nu
                 "measured_in": None
                 if separate is None
                 else {
-                    "capacity": _q(separate.capacity.in_(ML), "mL"),
-                    "graduation": _q(separate.graduation.in_(ML), "mL"),
+                    "capacity": _q(separate.capacity_ml, "mL"),
+                    "graduation": _q(separate.graduation_ml, "mL"),
                 },
             }
         )
     label = (
-        f"Syringe {number} of {of} ({display.amount(syringe.capacity.in_(ML), 'mL')}): "
+        f"Syringe {number} of {of} ({display.amount(syringe.capacity_ml, 'mL')}): "
         + " + ".join(parts)
         + f". Total {display.amount(fill, 'mL')} for {count} site{'s' if count != 1 else ''}, "
         f"{display.amount(fill / count, 'mL')} per site." + "".join(f" {step}" for step in steps)
     )
     return {
-        "capacity": _q(syringe.capacity.in_(ML), "mL"),
-        "graduation": _q(syringe.graduation.in_(ML), "mL"),
-        "dead_space": _q(syringe.dead_space.in_(ML), "mL"),
+        "capacity": _q(syringe.capacity_ml, "mL"),
+        "graduation": _q(syringe.graduation_ml, "mL"),
+        "dead_space": _q(syringe.dead_space_ml, "mL"),
         "sites": count,
         "fill_volume": _q(fill, "mL"),
         "volume_per_site": _q(fill / count, "mL"),
         "draws": draws,
         "label": label,
     }
+
+
+@lru_cache(maxsize=1024)  # pure; a formulary's products and a ward's strengths are few
+def _product(name: str, concentration: Decimal, agent_class: AgentClass, epinephrine: Decimal | None) -> str:
+    """A product as a label names it: "LIDOCAINE 1 % (10 mg/mL) with EPINEPHrine 1:200,000"."""
+    strength = display.strength(concentration, percent=agent_class in PERCENT_CLASSES)
+    if epinephrine:
+        return f"{name} {strength} with EPINEPHrine {display.epinephrine_ratio(epinephrine)}"
+    return f"{name} {strength}"
 
 
 def _rescue(formulary: Formulary, plan: RescuePlan) -> Data:
