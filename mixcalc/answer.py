@@ -46,20 +46,30 @@ AFTERCARE = (
 Data = dict[str, object]
 
 
-#: The floats display.HALF_EVEN has written, per exact value: looked up here first, as
-#: ~50 numbers of an answer are, mostly found (the rule itself stays in mixcalc.display).
-_KEPT = display.HALF_EVEN.kept
+# The floats each rounding rule of mixcalc.display has written, per exact value: looked up
+# here first (one dict look-up for each of the ~50 numbers of an answer, mostly found);
+# a value not yet kept goes through the rule itself, which stays in mixcalc.display.
+_HALF_EVEN, _DOWN, _UP = display.HALF_EVEN.kept, display.DOWN.kept, display.UP.kept
 
 
 def _q(value: Decimal, unit: str) -> Data:
     """A ``{value, unit}`` amount: 4 places, half to even (:func:`display.rounded`)."""
-    shown = _KEPT.get(value)
+    shown = _HALF_EVEN.get(value)
     return {"value": display.HALF_EVEN(value) if shown is None else shown, "unit": unit}
 
 
 def _floor(value: Decimal, unit: str) -> Data:
     """A limit as a ``{value, unit}`` amount: 4 places, rounded down (never overstated)."""
-    return {"value": display.rounded(value, floor=True), "unit": unit}
+    shown = _DOWN.get(value)
+    return {"value": display.DOWN(value) if shown is None else shown, "unit": unit}
+
+
+def _fraction(value: Decimal | None) -> float | None:
+    """A fraction of a maximum: 4 places, rounded up (:func:`display.fraction`)."""
+    if value is None:
+        return None
+    shown = _UP.get(value)
+    return display.UP(value) if shown is None else shown
 
 
 def answer(plan: Plan) -> MixtureResponse:
@@ -90,15 +100,15 @@ def _answer(plan: Plan) -> Data:
         if weight is None
         else {"value": display.weight(weight.kg), "basis": weight.basis, "reason": weight.reason, "unit": "kg"},
         "components": [_component(formulary, line, total_volume, sites) for line in lines],
-        "local_anesthetic_fraction": display.fraction(by_group.get("local-anesthetics")),
-        "steroid_fraction": display.fraction(by_group.get("corticosteroids")),
+        "local_anesthetic_fraction": _fraction(by_group.get("local-anesthetics")),
+        "steroid_fraction": _fraction(by_group.get("corticosteroids")),
         "epinephrine_total": None if a.epinephrine_total is None else _q(a.epinephrine_total * 1000, "ug"),
         "groups": [
             {
                 "id": load.group.id,
                 "name": load.group.name,
                 "rule": load.rule,
-                "fraction": display.fraction(load.fraction),
+                "fraction": _fraction(load.fraction),
                 "agents": load.agents,
             }
             for load in a.groups
@@ -143,7 +153,7 @@ def _component(formulary: Formulary, line: Line, total_volume: Decimal, sites: i
         "max_dose": None if stated is None else _floor(stated, "mg"),
         "max_dose_basis": None if limit is None else f"{limit.explanation}; source: {formulary.cite(limit.sources)}",
         "max_dose_source": () if limit is None else limit.sources,
-        "fraction_of_max": display.fraction(line.fraction),
+        "fraction_of_max": _fraction(line.fraction),
         "group": agent.group,
         "max_volume": None
         if stated is None

@@ -31,7 +31,9 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from functools import lru_cache
 
 __all__ = [
+    "DOWN",
     "HALF_EVEN",
+    "UP",
     "amount",
     "epinephrine_ratio",
     "fraction",
@@ -138,20 +140,20 @@ class _Rounding:
 
 #: The rules of the answer's numbers: amounts (half to even), limits (down), fractions (up).
 HALF_EVEN = _Rounding(_ANSWER_PLACES, ROUND_HALF_EVEN)
-_DOWN = _Rounding(_ANSWER_PLACES, ROUND_FLOOR)
-_UP = _Rounding(_ANSWER_PLACES, ROUND_CEILING)
+DOWN = _Rounding(_ANSWER_PLACES, ROUND_FLOOR)
+UP = _Rounding(_ANSWER_PLACES, ROUND_CEILING)
 
 
 def rounded(value: Decimal, *, floor: bool = False) -> float:
     """An amount of the answer: 4 places, half to even, or rounded down with ``floor``
     (a limit is never overstated)."""
-    return _DOWN(value) if floor else HALF_EVEN(value)
+    return DOWN(value) if floor else HALF_EVEN(value)
 
 
 def fraction(value: Decimal | None) -> float | None:
     """A fraction of a maximum in the answer: 4 places, rounded up (a shown load never
     understates the load); None stays None (no maximum, or one that cannot be stated)."""
-    return None if value is None else _UP(value)
+    return None if value is None else UP(value)
 
 
 def weight(kg: Decimal) -> float:
