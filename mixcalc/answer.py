@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import orjson
@@ -21,7 +22,6 @@ from .mixture import FilledSyringe, SyringePlan
 from .rescue import RescuePlan
 from .resolve import PERCENT_CLASSES
 from .schema import MixtureResponse
-from .units import ML
 
 if TYPE_CHECKING:
     from .plan import Plan
@@ -46,14 +46,30 @@ AFTERCARE = (
 Data = dict[str, object]
 
 
+# The floats each rounding rule of mixcalc.display has written, per exact value: looked up
+# here first (one dict look-up for each of the ~50 numbers of an answer, mostly found);
+# a value not yet kept goes through the rule itself, which stays in mixcalc.display.
+_HALF_EVEN, _DOWN, _UP = display.HALF_EVEN.kept, display.DOWN.kept, display.UP.kept
+
+
 def _q(value: Decimal, unit: str) -> Data:
     """A ``{value, unit}`` amount: 4 places, half to even (:func:`display.rounded`)."""
-    return {"value": display.rounded(value), "unit": unit}
+    shown = _HALF_EVEN.get(value)
+    return {"value": display.HALF_EVEN(value) if shown is None else shown, "unit": unit}
 
 
 def _floor(value: Decimal, unit: str) -> Data:
     """A limit as a ``{value, unit}`` amount: 4 places, rounded down (never overstated)."""
-    return {"value": display.rounded(value, floor=True), "unit": unit}
+    shown = _DOWN.get(value)
+    return {"value": display.DOWN(value) if shown is None else shown, "unit": unit}
+
+
+def _fraction(value: Decimal | None) -> float | None:
+    """A fraction of a maximum: 4 places, rounded up (:func:`display.fraction`)."""
+    if value is None:
+        return None
+    shown = _UP.get(value)
+    return display.UP(value) if shown is None else shown
 
 
 def answer(plan: Plan) -> MixtureResponse:
@@ -84,15 +100,15 @@ def _answer(plan: Plan) -> Data:
         if weight is None
         else {"value": display.weight(weight.kg), "basis": weight.basis, "reason": weight.reason, "unit": "kg"},
         "components": [_component(formulary, line, total_volume, sites) for line in lines],
-        "local_anesthetic_fraction": display.fraction(by_group.get("local-anesthetics")),
-        "steroid_fraction": display.fraction(by_group.get("corticosteroids")),
+        "local_anesthetic_fraction": _fraction(by_group.get("local-anesthetics")),
+        "steroid_fraction": _fraction(by_group.get("corticosteroids")),
         "epinephrine_total": None if a.epinephrine_total is None else _q(a.epinephrine_total * 1000, "ug"),
         "groups": [
             {
                 "id": load.group.id,
                 "name": load.group.name,
                 "rule": load.rule,
-                "fraction": display.fraction(load.fraction),
+                "fraction": _fraction(load.fraction),
                 "agents": load.agents,
             }
             for load in a.groups
@@ -137,7 +153,7 @@ def _component(formulary: Formulary, line: Line, total_volume: Decimal, sites: i
         "max_dose": None if stated is None else _floor(stated, "mg"),
         "max_dose_basis": None if limit is None else f"{limit.explanation}; source: {formulary.cite(limit.sources)}",
         "max_dose_source": () if limit is None else limit.sources,
-        "fraction_of_max": display.fraction(line.fraction),
+        "fraction_of_max": _fraction(line.fraction),
         "group": agent.group,
         "max_volume": None
         if stated is None
@@ -154,20 +170,19 @@ def _syringe(plan: SyringePlan, filled: FilledSyringe, lines: Sequence[Line], nu
         agent = line.agent
         volume = draw.volume
         dose = volume * line.concentration
-        strength = display.strength(line.concentration, percent=agent.agent_class in PERCENT_CLASSES)
-        epi = f" with EPINEPHrine {display.epinephrine_ratio(line.epinephrine)}" if line.epinephrine else ""
+        product = _product(agent.display_name, line.concentration, agent.agent_class, line.epinephrine)
         shown_dose = "" if agent.agent_class is AgentClass.DILUENT else f" ({display.amount(dose, 'mg')})"
         where = ""
         separate = draw.measured_in
         if separate is not None:
-            capacity = display.amount(separate.capacity.in_(ML), "mL")
+            capacity = display.amount(separate.capacity_ml, "mL")
             where = f" measured in a {capacity} syringe"
             steps.append(
                 f"Draw {agent.display_name} {display.amount(volume, 'mL')} in a {capacity} syringe "
-                f"(graduated in {display.amount(separate.graduation.in_(ML), 'mL')}) "
+                f"(graduated in {display.amount(separate.graduation_ml, 'mL')}) "
                 f"and add it to syringe {number}."
             )
-        parts.append(f"{agent.display_name} {strength}{epi} {display.amount(volume, 'mL')}{shown_dose}{where}")
+        parts.append(f"{product} {display.amount(volume, 'mL')}{shown_dose}{where}")
         draws.append(
             {
                 "agent": agent.id,
@@ -176,27 +191,36 @@ def _syringe(plan: SyringePlan, filled: FilledSyringe, lines: Sequence[Line], nu
                 "measured_in": None
                 if separate is None
                 else {
-                    "capacity": _q(separate.capacity.in_(ML), "mL"),
-                    "graduation": _q(separate.graduation.in_(ML), "mL"),
+                    "capacity": _q(separate.capacity_ml, "mL"),
+                    "graduation": _q(separate.graduation_ml, "mL"),
                 },
             }
         )
     label = (
-        f"Syringe {number} of {of} ({display.amount(syringe.capacity.in_(ML), 'mL')}): "
+        f"Syringe {number} of {of} ({display.amount(syringe.capacity_ml, 'mL')}): "
         + " + ".join(parts)
         + f". Total {display.amount(fill, 'mL')} for {count} site{'s' if count != 1 else ''}, "
         f"{display.amount(fill / count, 'mL')} per site." + "".join(f" {step}" for step in steps)
     )
     return {
-        "capacity": _q(syringe.capacity.in_(ML), "mL"),
-        "graduation": _q(syringe.graduation.in_(ML), "mL"),
-        "dead_space": _q(syringe.dead_space.in_(ML), "mL"),
+        "capacity": _q(syringe.capacity_ml, "mL"),
+        "graduation": _q(syringe.graduation_ml, "mL"),
+        "dead_space": _q(syringe.dead_space_ml, "mL"),
         "sites": count,
         "fill_volume": _q(fill, "mL"),
         "volume_per_site": _q(fill / count, "mL"),
         "draws": draws,
         "label": label,
     }
+
+
+@lru_cache(maxsize=1024)  # pure; a formulary's products and a ward's strengths are few
+def _product(name: str, concentration: Decimal, agent_class: AgentClass, epinephrine: Decimal | None) -> str:
+    """A product as a label names it: "LIDOCAINE 1 % (10 mg/mL) with EPINEPHrine 1:200,000"."""
+    strength = display.strength(concentration, percent=agent_class in PERCENT_CLASSES)
+    if epinephrine:
+        return f"{name} {strength} with EPINEPHrine {display.epinephrine_ratio(epinephrine)}"
+    return f"{name} {strength}"
 
 
 def _rescue(formulary: Formulary, plan: RescuePlan) -> Data:

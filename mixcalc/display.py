@@ -26,10 +26,14 @@ floats.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from functools import lru_cache
 
 __all__ = [
+    "DOWN",
+    "HALF_EVEN",
+    "UP",
     "amount",
     "epinephrine_ratio",
     "fraction",
@@ -106,13 +110,22 @@ _KEPT = 4096
 
 class _Rounding:
     """One rounding rule of the answer: ``places`` by ``mode``, as a float (the float
-    nearest the rounded Decimal), remembered per value (see the module docstring)."""
+    nearest the rounded Decimal), remembered per value (see the module docstring).
+
+    :attr:`kept` is the table itself, cleared in place and never replaced, so a caller
+    may hold it and look a value up before calling (one dict look-up per number, where
+    :mod:`mixcalc.answer` writes ~50); a value it lacks must go through the call."""
 
     __slots__ = ("_kept", "_mode", "_places")
 
     def __init__(self, places: Decimal, mode: str) -> None:
         self._places, self._mode = places, mode
         self._kept: dict[Decimal, float] = {}
+
+    @property
+    def kept(self) -> Mapping[Decimal, float]:
+        """The floats written so far, per exact value (read only; zero never in it)."""
+        return self._kept
 
     def __call__(self, value: Decimal) -> float:
         shown = self._kept.get(value)
@@ -125,21 +138,22 @@ class _Rounding:
         return shown
 
 
-_HALF_EVEN = _Rounding(_ANSWER_PLACES, ROUND_HALF_EVEN)
-_DOWN = _Rounding(_ANSWER_PLACES, ROUND_FLOOR)
-_UP = _Rounding(_ANSWER_PLACES, ROUND_CEILING)
+#: The rules of the answer's numbers: amounts (half to even), limits (down), fractions (up).
+HALF_EVEN = _Rounding(_ANSWER_PLACES, ROUND_HALF_EVEN)
+DOWN = _Rounding(_ANSWER_PLACES, ROUND_FLOOR)
+UP = _Rounding(_ANSWER_PLACES, ROUND_CEILING)
 
 
 def rounded(value: Decimal, *, floor: bool = False) -> float:
     """An amount of the answer: 4 places, half to even, or rounded down with ``floor``
     (a limit is never overstated)."""
-    return _DOWN(value) if floor else _HALF_EVEN(value)
+    return DOWN(value) if floor else HALF_EVEN(value)
 
 
 def fraction(value: Decimal | None) -> float | None:
     """A fraction of a maximum in the answer: 4 places, rounded up (a shown load never
     understates the load); None stays None (no maximum, or one that cannot be stated)."""
-    return None if value is None else _UP(value)
+    return None if value is None else UP(value)
 
 
 def weight(kg: Decimal) -> float:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
-from functools import cache
+from functools import cache, lru_cache
 from typing import Literal
 
 from .errors import ImplausiblePatient
@@ -87,6 +87,7 @@ class DosingWeight:
         return self.basis != "total"
 
 
+@lru_cache(maxsize=4096)  # pure; a dosing weight is written into each maximum's explanation
 def _kg(value: Decimal) -> str:
     return f"{value.quantize(_WEIGHT_PLACES, ROUND_HALF_EVEN).normalize():f} kg"
 
@@ -245,8 +246,11 @@ class PatientMaxDose:
         return self.mg if self.conservative_mg is None else self.conservative_mg
 
 
+_MG_PLACES = Decimal("0.01")
+
+
 def _mg(value: Decimal) -> str:
-    return f"{value.quantize(Decimal('0.01')).normalize():,f} mg"
+    return f"{value.quantize(_MG_PLACES).normalize():,f} mg"
 
 
 # The formulary's numbers in the max-dose explanation (caps, mg/kg): a small, fixed set,

@@ -440,6 +440,10 @@ class Syringe(_Cited):
     def graduation_ml(self) -> Decimal:
         return self.graduation.in_(ML)
 
+    @cached_property
+    def dead_space_ml(self) -> Decimal:
+        return self.dead_space.in_(ML)
+
 
 class EpinephrineLimit(_Overridable):
     cap: MassField

@@ -28,7 +28,7 @@ from .formulary import Formulary, default_formulary
 from .loads import Load, LoadRules, crossed, epinephrine_cap, group_loads
 from .mixture import FilledSyringe, SyringePlan, fill_syringes, plan_syringes
 from .rescue import RescuePlan, lipid_rescue
-from .resolve import Resolved, ResolvedComponent, resolve
+from .resolve import Resolved, resolve
 from .schema import MAX_VOLUME_PER_SITE_ML, MixtureRequest, MixtureResponse
 from .units import ML
 
@@ -77,6 +77,11 @@ class _Limits:
     rules: LoadRules
     #: The mg of the doses given earlier only, after the components' (all 0).
     earlier: tuple[Decimal, ...]
+    #: The components' strengths (mg/mL) and epinephrine (mg/mL; None without), in order.
+    concentrations: tuple[Decimal, ...]
+    epinephrine: tuple[Decimal | None, ...]
+    #: Whether a component is an epinephrine product (else the loads have no epinephrine total).
+    with_epinephrine: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,17 +136,29 @@ def _limits(resolved: Resolved, formulary: Formulary) -> _Limits:
         rule=formulary.policy.combination,
         cap=epinephrine_cap(formulary.epinephrine, patient.conditions),
     )
-    return _Limits(maxima, prior, rules, (nothing,) * len(earlier))
+    epinephrine = tuple(c.epinephrine for c in components)
+    return _Limits(
+        maxima,
+        prior,
+        rules,
+        (nothing,) * len(earlier),
+        tuple(c.concentration for c in components),
+        epinephrine,
+        any(epinephrine),
+    )
 
 
-def _load(components: Sequence[ResolvedComponent], limits: _Limits, totals: Sequence[Decimal]) -> Load:
-    """The loads of these total volumes (mL per component)."""
+def _load(limits: _Limits, totals: Sequence[Decimal]) -> Load:
+    """The loads of these total volumes (mL per component, in the components' order)."""
     epinephrine = None
-    for c, total in zip(components, totals, strict=True):
-        if c.epinephrine:
-            epinephrine = (Decimal(0) if epinephrine is None else epinephrine) + total * c.epinephrine
-    mg = [total * c.concentration for c, total in zip(components, totals, strict=True)]
-    return limits.rules.load(mg + list(limits.earlier), epinephrine)
+    if limits.with_epinephrine:
+        for per_ml, total in zip(limits.epinephrine, totals, strict=True):
+            if per_ml:
+                epinephrine = (Decimal(0) if epinephrine is None else epinephrine) + total * per_ml
+    mg = [total * per_ml for per_ml, total in zip(limits.concentrations, totals, strict=True)]
+    if limits.earlier:
+        mg += limits.earlier
+    return limits.rules.load(mg, epinephrine)
 
 
 def _draw(resolved: Resolved, volumes: Sequence[Decimal], formulary: Formulary, limits: _Limits) -> _Drawn:
@@ -154,7 +171,7 @@ def _draw(resolved: Resolved, volumes: Sequence[Decimal], formulary: Formulary, 
     rounded down instead."""
     sites, components = resolved.sites, resolved.components
     plan, filled = plan_syringes(formulary, volumes_per_site=volumes, sites=sites, requested=resolved.syringe)
-    asked = _load(components, limits, [v * sites for v in volumes])
+    asked = _load(limits, [v * sites for v in volumes])
 
     def totals_of(filled: Sequence[FilledSyringe]) -> tuple[Decimal, ...]:
         if len(filled) == 1:  # the same sums, one term each
@@ -162,7 +179,7 @@ def _draw(resolved: Resolved, volumes: Sequence[Decimal], formulary: Formulary, 
         return tuple(sum((s.draws[i].volume for s in filled), Decimal(0)) for i in range(len(volumes)))
 
     totals = totals_of(filled)
-    drawn = _load(components, limits, totals)
+    drawn = _load(limits, totals)
     if crossed(asked, drawn):
         went_up = frozenset(i for i, total in enumerate(totals) if total > volumes[i] * sites)
         filled = fill_syringes(
@@ -173,7 +190,7 @@ def _draw(resolved: Resolved, volumes: Sequence[Decimal], formulary: Formulary, 
             round_down=went_up,
         )
         totals = totals_of(filled)
-        drawn = _load(components, limits, totals)
+        drawn = _load(limits, totals)
     if any(draw.volume == 0 for syringe in filled for draw in syringe.draws):  # rare: one pass to find out
         index = next(i for i in range(len(components)) if any(s.draws[i].volume == 0 for s in filled))
         component = components[index]
