@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
-from functools import cache, lru_cache
+from functools import cache
 from typing import Literal
 
 from .errors import ImplausiblePatient
@@ -87,8 +87,7 @@ class DosingWeight:
         return self.basis != "total"
 
 
-@lru_cache(maxsize=4096)  # pure; a dosing weight is written into each maximum's explanation
-def _kg(value: Decimal) -> str:
+def _kg(value: Decimal) -> str:  # not cached: a dosing weight is the patient's own figure
     return f"{value.quantize(_WEIGHT_PLACES, ROUND_HALF_EVEN).normalize():f} kg"
 
 
