@@ -283,10 +283,6 @@ class Load:
     def epinephrine_cap(self) -> EpinephrineCap:
         return self.rules.cap
 
-    @property
-    def epinephrine_fraction(self) -> Decimal | None:
-        return None if self.epinephrine_mg is None else self.epinephrine_mg / self.rules.cap.mg
-
     def fractions(self) -> Mapping[str, Decimal | None]:
         """Every load by key: agent id (agents with a maximum), ``group:<id>`` and
         ``epinephrine`` (when a component is an epinephrine product), in that order."""

@@ -15,7 +15,7 @@ Then :mod:`mixcalc.plan` computes and :mod:`mixcalc.answer` writes the answer.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from typing import Literal
 
@@ -103,9 +103,6 @@ class Resolved:
     prior: Mapping[str, Decimal]
     #: The syringe capacity the request asks for (mL), None to let the plan choose.
     syringe: Decimal | None
-
-    def scaled(self, factor: Decimal) -> Resolved:
-        return replace(self, components=tuple(c.scaled(factor) for c in self.components))
 
 
 def resolve(request: MixtureRequest, formulary: Formulary) -> Resolved:
